@@ -1,0 +1,71 @@
+# Everything a fresh machine needs goes through `setup`; every other target depends on it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runtime is python3.12: develop and test on the same minor version.
+RUNTIME_PYTHON ?= $(firstword $(shell command -v python3.12) $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12))
+VENV := .venv
+PY := $(VENV)/bin/python
+OPENSSL_DIR := $(CURDIR)/.cache/openssl11/lib
+BUILD_DIR := .aws-sam/build
+
+# The engine's .NET runtime needs OpenSSL 1.1 (fetched from Debian bullseye by `setup`).
+export OCR_OPENSSL_LIB_DIR := $(OPENSSL_DIR)
+export OCR_RESOURCES_DIR ?= $(CURDIR)/.cache/ocr-models
+export SAM_CLI_TELEMETRY := 0
+# sam build looks for python3.12 on PATH; the virtualenv provides it.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help setup demo test lint build validate invoke local-s3 deploy clean
+
+help:
+	@echo "make demo      set up, then recognize a rendered sample through a local S3 and the handler"
+	@echo "make test      set up, then run the whole test suite"
+	@echo "make build     sam build (no Docker) and check Lambda's size limit"
+	@echo "make invoke EVENT=events/s3-put.json [SEED=1]   run the handler on an event (Docker-free)"
+	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
+	@echo "make lint      ruff and mypy --strict"
+	@echo "make deploy    sam deploy --guided"
+
+setup: $(VENV)/.installed $(OPENSSL_DIR)/libssl.so.1.1
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(RUNTIME_PYTHON)" || { echo "Python 3.12 not found: install it or pass RUNTIME_PYTHON=/path/to/python3.12" >&2; exit 1; }
+	test -x $(PY) || $(RUNTIME_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(OPENSSL_DIR)/libssl.so.1.1: layers/aspose-ocr/fetch_openssl.py
+	$(RUNTIME_PYTHON) layers/aspose-ocr/fetch_openssl.py --dest $(OPENSSL_DIR)
+
+demo: setup
+	$(PY) -m tools.demo $(if $(IMAGE),--image $(IMAGE))
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check functions tools tests layers
+	$(VENV)/bin/ruff format --check functions tools tests layers
+	$(VENV)/bin/mypy functions/ocr
+
+validate: setup
+	$(VENV)/bin/sam validate --lint
+
+build: setup
+	$(VENV)/bin/sam build
+	$(PY) tools/check_sizes.py $(BUILD_DIR)
+
+invoke: setup
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/s3-put.json [SEED=1]" >&2; exit 2; }
+	$(PY) -m tools.invoke --event $(EVENT) $(if $(SEED),--seed)
+
+local-s3: setup
+	$(VENV)/bin/moto_server -H 127.0.0.1 -p 5000
+
+deploy: build
+	$(VENV)/bin/sam deploy --guided
+
+clean:
+	rm -rf .aws-sam .cache .pytest_cache .mypy_cache .ruff_cache $(VENV)

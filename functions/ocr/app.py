@@ -1,0 +1,60 @@
+"""Lambda entry point: S3 `ObjectCreated` event in, one UTF-8 .txt per object out.
+
+This module only wires things. Everything below the handler is created once, at import time,
+which is Lambda's Init phase: the configuration is validated, the OCR engine is started and
+warmed up, and the S3 client is built, so requests pay for none of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from ocr_service.config import load_settings
+from ocr_service.engine import OcrEngine
+from ocr_service.pipeline import OcrPipeline, RetryableRecordsError
+from ocr_service.storage import S3ObjectStore
+
+logger = Logger()
+
+settings = load_settings()
+engine = OcrEngine.start(settings.engine)
+logger.info(
+    "engine started",
+    extra={
+        "engine_version": engine.version,
+        "licensed": engine.licensed,
+        "output_bucket": settings.output_bucket,
+        "startup_seconds": vars(engine.timings),
+    },
+)
+if not engine.licensed:
+    logger.warning(
+        "TRIAL MODE: no Aspose license is configured; each page's text is cut to at most "
+        "300 characters and ends with a 'Trial Licenses' banner. Set OCR_LICENSE_PATH."
+    )
+
+# Standard retry mode backs off on throttling; timeouts stay well inside the function's own.
+s3_client = boto3.client(
+    "s3", config=Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=30)
+)
+pipeline = OcrPipeline(engine, S3ObjectStore(s3_client), settings.output_bucket)
+
+
+@logger.inject_lambda_context(log_event=False)
+@event_source(data_class=S3Event)
+def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    """Recognize every object of the event; raise only when a retry could help."""
+    result = pipeline.process_event(event)
+    logger.info(
+        "event done",
+        extra={"succeeded": len(result.succeeded), "failed": len(result.failed)},
+    )
+    if result.retryable:
+        raise RetryableRecordsError(result)
+    return result.as_dict()

@@ -1,0 +1,175 @@
+"""The Aspose.OCR engine, started once per execution environment and reused by every request.
+
+`OcrEngine.start` belongs in Lambda's Init phase: it prepares the native runtime, imports the
+engine, applies the license, and runs a small warm-up recognition so that model loading is paid
+before the first request rather than by it.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from importlib import resources
+from types import ModuleType
+from typing import Any, Protocol
+
+from .config import EngineSettings
+from .formats import ImageFormat, describe_unknown, sniff_format
+from .native import prepare_runtime_environment
+
+# The engine appends this to each page's text and to `warnings` when it runs unlicensed.
+TRIAL_WARNING = "Trial Licenses"
+PAGE_SEPARATOR = "\f"  # form feed: the plain-text convention for a page break
+_WARM_UP_IMAGE = "warmup.png"  # a few lines of rendered text, shipped with the function
+
+
+class EngineStartError(RuntimeError):
+    """The engine could not be started as configured; the cold start must fail."""
+
+
+class UnreadableInputError(ValueError):
+    """The object is not something the engine can read. Retrying cannot help."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """The text of one object, pages in order, separated by form feeds."""
+
+    text: str
+    page_count: int
+    image_format: ImageFormat
+    trial_limited: bool
+    """The engine cut the text because it runs without a license."""
+
+
+@dataclass(frozen=True)
+class StartupTimings:
+    """Seconds spent in each step of `OcrEngine.start`."""
+
+    native_setup_s: float
+    import_s: float
+    create_s: float
+    license_s: float
+    warm_up_s: float
+
+
+class TextRecognizer(Protocol):
+    """What the pipeline needs from an OCR engine (the real one, or a fake in tests)."""
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def licensed(self) -> bool: ...
+
+    def recognize(self, data: bytes) -> Recognition: ...
+
+
+class OcrEngine:
+    """One Aspose.OCR instance with its settings; use `OcrEngine.start` to create it."""
+
+    def __init__(self, ocr: ModuleType, api: Any, licensed: bool, timings: StartupTimings) -> None:
+        self._ocr = ocr
+        self._api = api
+        self._licensed = licensed
+        self.timings = timings
+
+    @property
+    def version(self) -> str:
+        """The engine's version, as it reports it (for example 26.10.0.0)."""
+        return str(getattr(self._ocr, "VERSION", "unknown"))
+
+    @property
+    def licensed(self) -> bool:
+        """False in trial mode, where each page's text is cut to at most 300 characters."""
+        return self._licensed
+
+    @classmethod
+    def start(cls, settings: EngineSettings) -> OcrEngine:
+        """Prepare the runtime, import and configure the engine, and warm it up."""
+        started = time.perf_counter()
+        prepare_runtime_environment(settings.openssl_lib_dir)
+        native_done = time.perf_counter()
+        from aspose import ocr  # noqa: PLC0415 - only once the runtime's environment is ready
+
+        imported = time.perf_counter()
+        # In a read-only working directory (/var/task) the engine's log write would fail and
+        # replace the real error with UnauthorizedAccessException.
+        ocr.Logging.set_file_system(False)
+        # The default resources path is under the working directory; models are never
+        # downloaded into a Lambda unless explicitly allowed.
+        ocr.Resources.set_local_path(str(settings.resources_dir))
+        ocr.Resources.allow_automatic_downloads(settings.allow_model_downloads)
+        api = ocr.AsposeOcr()
+        created = time.perf_counter()
+        licensed = _apply_license(ocr, settings)
+        licensed_at = time.perf_counter()
+        engine = cls(ocr, api, licensed, StartupTimings(0, 0, 0, 0, 0))
+        if settings.warm_up:
+            warm_up_image = resources.files(__package__).joinpath(_WARM_UP_IMAGE).read_bytes()
+            engine.recognize(warm_up_image)
+        warmed = time.perf_counter()
+        engine.timings = StartupTimings(
+            native_setup_s=native_done - started,
+            import_s=imported - native_done,
+            create_s=created - imported,
+            license_s=licensed_at - created,
+            warm_up_s=warmed - licensed_at,
+        )
+        return engine
+
+    def recognize(self, data: bytes) -> Recognition:
+        """Recognize every page of an image or document given as bytes.
+
+        Raises UnreadableInputError when the bytes are empty, of an unsupported format, or
+        rejected by the engine.
+        """
+        if not data:
+            raise UnreadableInputError("empty-object", "the object is empty (0 bytes)")
+        image_format = sniff_format(data)
+        if image_format is None:
+            raise UnreadableInputError("unsupported-format", describe_unknown(data))
+        ocr = self._ocr
+        input_type = {
+            ImageFormat.TIFF: ocr.InputType.TIFF,
+            ImageFormat.PDF: ocr.InputType.PDF,
+        }.get(image_format, ocr.InputType.SINGLE_IMAGE)
+        ocr_input = ocr.OcrInput(input_type)
+        ocr_input.add(io.BytesIO(data))  # a stream: no temporary file
+        try:
+            pages = list(self._api.recognize(ocr_input, ocr.RecognitionSettings()))
+        except RuntimeError as error:  # every engine-side failure surfaces as RuntimeError
+            raise UnreadableInputError(
+                "unreadable-image",
+                f"the engine could not read this {image_format.value.upper()} data: {error}",
+            ) from error
+        return Recognition(
+            text=PAGE_SEPARATOR.join(str(page.recognition_text) for page in pages),
+            page_count=len(pages),
+            image_format=image_format,
+            trial_limited=any(TRIAL_WARNING in str(w) for page in pages for w in page.warnings),
+        )
+
+
+def _apply_license(ocr: ModuleType, settings: EngineSettings) -> bool:
+    license_api = ocr.License()
+    if settings.license_path is None:
+        return bool(license_api.is_licensed)
+    try:
+        license_api.set_license(str(settings.license_path))
+    except RuntimeError as error:
+        raise EngineStartError(
+            f"the license at OCR_LICENSE_PATH={str(settings.license_path)!r} was rejected by the "
+            f"engine ({error}); refusing to run in trial mode with a license configured"
+        ) from error
+    if not license_api.is_licensed:
+        raise EngineStartError(
+            f"the license at OCR_LICENSE_PATH={str(settings.license_path)!r} was accepted but the "
+            "engine still reports trial mode; refusing to run in trial mode with a license set"
+        )
+    return True

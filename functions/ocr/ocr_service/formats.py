@@ -1,0 +1,49 @@
+"""Recognize an input's format from its first bytes, never from its key or Content-Type."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ImageFormat(enum.Enum):
+    """The input formats the engine reads, by what the engine needs to be told."""
+
+    PNG = "png"
+    JPEG = "jpeg"
+    GIF = "gif"
+    BMP = "bmp"
+    TIFF = "tiff"
+    PDF = "pdf"
+
+    @property
+    def is_multi_page(self) -> bool:
+        """Whether one object can hold several pages, each recognized separately."""
+        return self in (ImageFormat.TIFF, ImageFormat.PDF)
+
+
+_SIGNATURES: tuple[tuple[bytes, ImageFormat], ...] = (
+    (b"\x89PNG\r\n\x1a\n", ImageFormat.PNG),
+    (b"\xff\xd8\xff", ImageFormat.JPEG),
+    (b"GIF87a", ImageFormat.GIF),
+    (b"GIF89a", ImageFormat.GIF),
+    (b"BM", ImageFormat.BMP),
+    (b"II*\x00", ImageFormat.TIFF),
+    (b"MM\x00*", ImageFormat.TIFF),
+    (b"%PDF-", ImageFormat.PDF),
+)
+
+
+def sniff_format(data: bytes) -> ImageFormat | None:
+    """Return the format whose signature starts ``data``, or None for anything else."""
+    for signature, image_format in _SIGNATURES:
+        if data.startswith(signature):
+            return image_format
+    return None
+
+
+def describe_unknown(data: bytes) -> str:
+    """Say what an unsupported input looks like, for a failure message a user can act on."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP images are not supported by the engine; convert to PNG or JPEG"
+    head = data[:8].hex(" ")
+    return f"not a PNG, JPEG, GIF, BMP, TIFF or PDF file (first bytes: {head})"
