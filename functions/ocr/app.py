@@ -7,6 +7,7 @@ warmed up, and the S3 client is built, so requests pay for none of it.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import boto3
@@ -30,7 +31,7 @@ logger.info(
         "engine_version": engine.version,
         "licensed": engine.licensed,
         "output_bucket": settings.output_bucket,
-        "startup_seconds": vars(engine.timings),
+        "startup_seconds": asdict(engine.timings),
     },
 )
 if not engine.licensed:

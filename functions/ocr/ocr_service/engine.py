@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from .config import EngineSettings
-from .formats import ImageFormat, describe_unknown, sniff_format
+from .formats import ImageFormat, UnreadableInputError, identify
 from .native import prepare_runtime_environment
 
 # The engine appends this to each page's text and to `warnings` when it runs unlicensed.
@@ -26,14 +26,6 @@ _WARM_UP_IMAGE = "warmup.png"  # a few lines of rendered text, shipped with the 
 
 class EngineStartError(RuntimeError):
     """The engine could not be started as configured; the cold start must fail."""
-
-
-class UnreadableInputError(ValueError):
-    """The object is not something the engine can read. Retrying cannot help."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -67,7 +59,7 @@ class TextRecognizer(Protocol):
     @property
     def licensed(self) -> bool: ...
 
-    def recognize(self, data: bytes) -> Recognition: ...
+    def recognize(self, data: bytes, image_format: ImageFormat) -> Recognition: ...
 
 
 class OcrEngine:
@@ -112,7 +104,7 @@ class OcrEngine:
         engine = cls(ocr, api, licensed, StartupTimings(0, 0, 0, 0, 0))
         if settings.warm_up:
             warm_up_image = resources.files(__package__).joinpath(_WARM_UP_IMAGE).read_bytes()
-            engine.recognize(warm_up_image)
+            engine.recognize(warm_up_image, identify(warm_up_image))
         warmed = time.perf_counter()
         engine.timings = StartupTimings(
             native_setup_s=native_done - started,
@@ -123,17 +115,11 @@ class OcrEngine:
         )
         return engine
 
-    def recognize(self, data: bytes) -> Recognition:
-        """Recognize every page of an image or document given as bytes.
+    def recognize(self, data: bytes, image_format: ImageFormat) -> Recognition:
+        """Recognize every page of an image or document (see `formats.identify`).
 
-        Raises UnreadableInputError when the bytes are empty, of an unsupported format, or
-        rejected by the engine.
+        Raises UnreadableInputError when the engine rejects the data.
         """
-        if not data:
-            raise UnreadableInputError("empty-object", "the object is empty (0 bytes)")
-        image_format = sniff_format(data)
-        if image_format is None:
-            raise UnreadableInputError("unsupported-format", describe_unknown(data))
         ocr = self._ocr
         input_type = {
             ImageFormat.TIFF: ocr.InputType.TIFF,

@@ -33,6 +33,25 @@ _SIGNATURES: tuple[tuple[bytes, ImageFormat], ...] = (
 )
 
 
+class UnreadableInputError(ValueError):
+    """The object is not something the engine can read. Retrying cannot help."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        """A stable code for the failure: empty-object, unsupported-format, unreadable-image."""
+
+
+def identify(data: bytes) -> ImageFormat:
+    """The format of an input, checked before the engine sees it; raise UnreadableInputError."""
+    if not data:
+        raise UnreadableInputError("empty-object", "the object is empty (0 bytes)")
+    image_format = sniff_format(data)
+    if image_format is None:
+        raise UnreadableInputError("unsupported-format", describe_unknown(data))
+    return image_format
+
+
 def sniff_format(data: bytes) -> ImageFormat | None:
     """Return the format whose signature starts ``data``, or None for anything else."""
     for signature, image_format in _SIGNATURES:

@@ -18,7 +18,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .engine import TextRecognizer, UnreadableInputError
+from .engine import TextRecognizer
+from .formats import UnreadableInputError, identify
 from .storage import ObjectStore, SourceObject, SourceUnavailableError
 
 logger = Logger(child=True)
@@ -188,7 +189,7 @@ class OcrPipeline:
             )
         try:
             source = self._store.get_object(ref.bucket, ref.key, ref.version_id)
-            recognition = self._engine.recognize(source.body)
+            recognition = self._engine.recognize(source.body, identify(source.body))
         except SourceUnavailableError as error:
             raise PermanentRecordError("object-missing", str(error)) from error
         except UnreadableInputError as error:

@@ -1,0 +1,77 @@
+"""Shared fixtures: fake AWS credentials, an in-process S3 (moto) and a fake OCR engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+from aws_lambda_powertools import Logger
+from moto import mock_aws
+
+from ocr_service.engine import Recognition, StartupTimings
+from ocr_service.formats import ImageFormat, UnreadableInputError
+
+REPO = Path(__file__).resolve().parents[1]
+INPUT_BUCKET = "test-input"
+OUTPUT_BUCKET = "test-output"
+# What the fake engine refuses, the way the real one refuses a corrupt image.
+CORRUPT_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@dataclass
+class FakeEngine:
+    """A TextRecognizer that returns a text derived from the bytes it is given."""
+
+    version: str = "0.0-fake"
+    licensed: bool = False
+    calls: list[bytes] = field(default_factory=list)
+    timings: StartupTimings = StartupTimings(0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def recognize(self, data: bytes, image_format: ImageFormat) -> Recognition:
+        self.calls.append(data)
+        if data == CORRUPT_PNG:
+            raise UnreadableInputError("unreadable-image", "fake engine: corrupt image")
+        return Recognition(
+            text=f"recognized {len(data)} bytes of {image_format.value}: ünïcödé ✓",
+            page_count=1,
+            image_format=image_format,
+            trial_limited=not self.licensed,
+        )
+
+
+# The modules log through Powertools child loggers; in Lambda app.py creates their parent.
+PARENT_LOGGER = Logger()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and no endpoint override, so nothing can reach real AWS."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def s3(aws_credentials: None) -> Iterator[object]:
+    """An in-process S3 with the input and output buckets."""
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket=INPUT_BUCKET)
+        client.create_bucket(Bucket=OUTPUT_BUCKET)
+        yield client
+
+
+@pytest.fixture
+def fake_engine() -> FakeEngine:
+    return FakeEngine()
+
+
+def openssl_dir() -> str:
+    """Where `make setup` puts OpenSSL 1.1 for the engine (the Makefile exports it)."""
+    return os.environ.get("OCR_OPENSSL_LIB_DIR", str(REPO / ".cache/openssl11/lib"))

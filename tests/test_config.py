@@ -1,0 +1,58 @@
+"""Configuration is read once, validated, and every problem reported in one message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ocr_service.config import DEFAULT_RESOURCES_DIR, ConfigError, load_settings
+
+
+def test_defaults_with_only_the_output_bucket() -> None:
+    settings = load_settings({"OUTPUT_BUCKET": "my-results"})
+    assert settings.output_bucket == "my-results"
+    assert settings.engine.resources_dir == DEFAULT_RESOURCES_DIR == Path("/opt/ocr-models")
+    assert settings.engine.license_path is None
+    assert settings.engine.allow_model_downloads is False
+    assert settings.engine.warm_up is True
+
+
+def test_every_setting_is_read(tmp_path: Path) -> None:
+    license_file = tmp_path / "Aspose.OCR.lic"
+    license_file.write_text("<License/>")
+    settings = load_settings(
+        {
+            "OUTPUT_BUCKET": "out.bucket-1",
+            "OCR_RESOURCES_DIR": str(tmp_path),
+            "OCR_LICENSE_PATH": str(license_file),
+            "OCR_OPENSSL_LIB_DIR": "/opt/lib",
+            "OCR_ALLOW_MODEL_DOWNLOADS": "TRUE",
+            "OCR_WARM_UP": "no",
+        }
+    )
+    assert settings.engine.resources_dir == tmp_path
+    assert settings.engine.license_path == license_file
+    assert settings.engine.openssl_lib_dir == Path("/opt/lib")
+    assert settings.engine.allow_model_downloads is True
+    assert settings.engine.warm_up is False
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            {
+                "OUTPUT_BUCKET": "arn:aws:s3:::Results",
+                "OCR_LICENSE_PATH": "/nowhere/Aspose.OCR.lic",
+                "OCR_WARM_UP": "maybe",
+            }
+        )
+    message = str(raised.value)
+    assert "OUTPUT_BUCKET='arn:aws:s3:::Results' is not an S3 bucket name" in message
+    assert "OCR_LICENSE_PATH='/nowhere/Aspose.OCR.lic' is not a readable file" in message
+    assert "OCR_WARM_UP='maybe' is not a boolean" in message
+
+
+def test_missing_output_bucket() -> None:
+    with pytest.raises(ConfigError, match="OUTPUT_BUCKET is not set"):
+        load_settings({})

@@ -1,0 +1,124 @@
+"""The real Aspose.OCR engine on images the tests render (trial mode: no license here)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, openssl_dir
+from ocr_service.config import load_engine_settings
+from ocr_service.engine import PAGE_SEPARATOR, TRIAL_WARNING, OcrEngine
+from ocr_service.formats import ImageFormat, UnreadableInputError, identify
+from tools.samples import DEMO_LINES, DEMO_WORDS, render_lines, render_pages
+
+pytestmark = pytest.mark.engine
+
+SECOND_PAGE = ("Second page starts here", "with more words below it", "and a third line of text")
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> OcrEngine:
+    settings = load_engine_settings(
+        {
+            "OCR_OPENSSL_LIB_DIR": openssl_dir(),
+            "OCR_RESOURCES_DIR": str(tmp_path_factory.mktemp("models")),
+        }
+    )
+    return OcrEngine.start(settings)
+
+
+def recognize(engine: OcrEngine, data: bytes) -> str:
+    return engine.recognize(data, identify(data)).text
+
+
+def test_start_up_is_timed_and_reports_trial_mode(engine: OcrEngine) -> None:
+    assert engine.version.startswith("26.10.")
+    assert engine.licensed is False
+    assert engine.timings.create_s > 0
+    assert engine.timings.warm_up_s > 0  # the warm-up recognition really ran
+
+
+def test_png_text_and_trial_banner(engine: OcrEngine) -> None:
+    data = render_lines()
+    recognition = engine.recognize(data, identify(data))
+    for word in DEMO_WORDS:
+        assert word in recognition.text
+    assert recognition.text.startswith(DEMO_LINES[0])
+    assert TRIAL_WARNING in recognition.text  # the engine's banner: trial mode is visible
+    assert recognition.trial_limited is True
+    assert recognition.page_count == 1
+
+
+@pytest.mark.parametrize(("pil_format", "mode"), [("JPEG", "L"), ("BMP", "RGB"), ("GIF", "L")])
+def test_other_single_image_formats(engine: OcrEngine, pil_format: str, mode: str) -> None:
+    text = recognize(engine, render_lines(image_format=pil_format, mode=mode))
+    for word in DEMO_WORDS:
+        assert word in text
+
+
+@pytest.mark.parametrize("document_format", ["TIFF", "PDF"])
+def test_every_page_in_order_separated_by_form_feeds(
+    engine: OcrEngine, document_format: str
+) -> None:
+    data = render_pages([DEMO_LINES, SECOND_PAGE], image_format=document_format)
+    recognition = engine.recognize(data, identify(data))
+    assert recognition.page_count == 2
+    first, second = recognition.text.split(PAGE_SEPARATOR)
+    assert "Invoice" in first and "Second" not in first
+    assert "Second page" in second and "Invoice" not in second
+
+
+def test_corrupt_image_is_refused_and_the_engine_keeps_working(engine: OcrEngine) -> None:
+    corrupt = b"\x89PNG\r\n\x1a\n" + os.urandom(2048)
+    with pytest.raises(UnreadableInputError) as raised:
+        engine.recognize(corrupt, ImageFormat.PNG)
+    assert raised.value.reason == "unreadable-image"
+    assert "could not read this PNG" in str(raised.value)
+    assert "Invoice" in recognize(engine, render_lines())
+
+
+def start_in_subprocess(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Engine start-up touches process-wide state (native libraries, the license)."""
+    code = (
+        "from ocr_service.config import load_engine_settings\n"
+        "from ocr_service.engine import OcrEngine\n"
+        "OcrEngine.start(load_engine_settings())\n"
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("OCR_") and key != "LD_LIBRARY_PATH"
+    }
+    env.update(PYTHONPATH=str(REPO / "functions/ocr"), OCR_WARM_UP="false", **environment)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_rejected_license_fails_the_start_instead_of_running_in_trial(tmp_path: Path) -> None:
+    license_file = tmp_path / "Aspose.OCR.lic"
+    license_file.write_text("<License><Data>forged</Data><Signature>x</Signature></License>")
+    started = start_in_subprocess(
+        {
+            "OCR_OPENSSL_LIB_DIR": openssl_dir(),
+            "OCR_RESOURCES_DIR": str(tmp_path),
+            "OCR_LICENSE_PATH": str(license_file),
+        }
+    )
+    assert started.returncode == 1
+    assert "EngineStartError" in started.stderr
+    assert "was rejected by the engine" in started.stderr
+    assert "forged" not in started.stderr  # the license's content never reaches a log
+
+
+def test_missing_openssl_is_a_clear_error_not_an_abort(tmp_path: Path) -> None:
+    started = start_in_subprocess(
+        {"OCR_OPENSSL_LIB_DIR": str(tmp_path), "OCR_RESOURCES_DIR": str(tmp_path)}
+    )
+    assert started.returncode == 1  # a Python exception, not SIGABRT (-6) from the runtime
+    assert "NativeSetupError" in started.stderr
+    assert "OpenSSL 1.1" in started.stderr and "OCR_OPENSSL_LIB_DIR" in started.stderr
