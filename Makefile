@@ -48,7 +48,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check functions tools tests layers
 	$(VENV)/bin/ruff format --check functions tools tests layers
-	$(VENV)/bin/mypy functions/ocr
+	$(VENV)/bin/mypy functions/ocr tools
 
 validate: setup
 	$(VENV)/bin/sam validate --lint

@@ -29,7 +29,7 @@ class FakeEngine:
     version: str = "0.0-fake"
     licensed: bool = False
     calls: list[bytes] = field(default_factory=list)
-    timings: StartupTimings = StartupTimings(0.0, 0.0, 0.0, 0.0, 0.0)
+    timings: StartupTimings = field(default_factory=lambda: StartupTimings(0, 0, 0, 0, 0))
 
     def recognize(self, data: bytes, image_format: ImageFormat) -> Recognition:
         self.calls.append(data)

@@ -95,7 +95,12 @@ def start_in_subprocess(environment: dict[str, str]) -> subprocess.CompletedProc
     }
     env.update(PYTHONPATH=str(REPO / "functions/ocr"), OCR_WARM_UP="false", **environment)
     return subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

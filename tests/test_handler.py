@@ -87,7 +87,7 @@ def test_transient_failure_raises_for_retry_after_the_other_records(
     event = s3_put_event([Upload(INPUT_BUCKET, "unlucky.png"), Upload(INPUT_BUCKET, "good.png")])
     with (
         mock.patch.object(module.pipeline._store, "get_object", side_effect=get),
-        pytest.raises(RetryableRecordsError, match="unlucky.png"),
+        pytest.raises(RetryableRecordsError, match=r"unlucky\.png"),
     ):
         module.lambda_handler(event, LocalLambdaContext())
 

@@ -97,9 +97,7 @@ def test_sample_events_decode_to_the_uploaded_keys(
         ("a%2Fb/c.png", "a/b/c.png"),
     ],
 )
-def test_keys_are_url_decoded(
-    s3: Any, fake_engine: FakeEngine, encoded: str, decoded: str
-) -> None:
+def test_keys_are_url_decoded(s3: Any, fake_engine: FakeEngine, encoded: str, decoded: str) -> None:
     s3.put_object(Bucket=INPUT_BUCKET, Key=decoded, Body=PNG)
     event = S3Event(s3_put_event([Upload(INPUT_BUCKET, encoded)]))
 

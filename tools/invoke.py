@@ -9,10 +9,12 @@ uploads a rendered sample page at each record's key; it refuses to run without a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import boto3
@@ -21,27 +23,25 @@ from tools.local_run import import_handler_module, invoke, print_result_text
 from tools.samples import render_lines
 from tools.template_env import function_environment
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 # Paths that differ between this machine and Lambda: the caller's values win when set.
 LOCAL_OVERRIDES = ("OCR_RESOURCES_DIR", "OCR_OPENSSL_LIB_DIR", "OCR_LICENSE_PATH", "OUTPUT_BUCKET")
 DEFAULT_OUTPUT_BUCKET = "aspose-ocr-output-example"
 
 
-def seed(s3: object, event: dict[str, object], output_bucket: str) -> None:
+def seed(s3: S3Client, event: dict[str, Any], output_bucket: str) -> None:
     """Create the buckets and upload a sample page at every record's (decoded) key."""
-    client: object = s3
-    buckets = {output_bucket}
-    uploads = []
-    for record in event["Records"]:  # type: ignore[attr-defined]
-        bucket = record["s3"]["bucket"]["name"]
-        buckets.add(bucket)
-        uploads.append((bucket, unquote_plus(record["s3"]["object"]["key"])))
-    for bucket in sorted(buckets):
-        try:
-            client.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
-        except client.exceptions.BucketAlreadyOwnedByYou:  # type: ignore[attr-defined]
-            pass
+    uploads = [
+        (record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"]))
+        for record in event["Records"]
+    ]
+    for bucket in sorted({output_bucket, *(bucket for bucket, _ in uploads)}):
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(Bucket=bucket)
     for bucket, key in uploads:
-        client.put_object(Bucket=bucket, Key=key, Body=render_lines())  # type: ignore[attr-defined]
+        s3.put_object(Bucket=bucket, Key=key, Body=render_lines())
         print(f"seeded s3://{bucket}/{key}")
 
 
@@ -57,7 +57,7 @@ def main() -> int:
     s3 = boto3.client("s3")
     if args.seed:
         if not os.environ.get("AWS_ENDPOINT_URL"):
-            print("--seed needs AWS_ENDPOINT_URL (a local S3 such as `make local-s3`)", file=sys.stderr)
+            print("--seed needs AWS_ENDPOINT_URL (a local S3: `make local-s3`)", file=sys.stderr)
             return 2
         seed(s3, event, output_bucket)
     module, init_seconds = import_handler_module(environment)

@@ -39,7 +39,7 @@ _CloudFormationLoader.add_multi_constructor("!", _short_form)
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     with path.open(encoding="utf-8") as stream:
-        document: dict[str, Any] = yaml.load(stream, Loader=_CloudFormationLoader)  # noqa: S506
+        document: dict[str, Any] = yaml.load(stream, Loader=_CloudFormationLoader)
     return document
 
 
@@ -56,8 +56,7 @@ def function_environment(
     """
     document = template if template is not None else load_template()
     params = {
-        name: str(spec.get("Default", ""))
-        for name, spec in document.get("Parameters", {}).items()
+        name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()
     }
     params.update(parameters or {})
     properties = document["Resources"][function]["Properties"]
@@ -90,7 +89,7 @@ class _Resolver:
     def resolve(self, node: Any) -> Any:
         if not isinstance(node, dict):
             return node
-        (function, argument), = node.items()
+        ((function, argument),) = node.items()
         if function == "Ref":
             return self._ref(argument)
         if function == "Fn::If":
@@ -113,7 +112,7 @@ class _Resolver:
     def _evaluate(self, node: Any) -> Any:
         if not isinstance(node, dict):
             return node
-        (function, argument), = node.items()
+        ((function, argument),) = node.items()
         if function == "Fn::Not":
             return not self._evaluate(argument[0])
         if function == "Fn::Equals":
