@@ -2,8 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# The Lambda runtime is python3.12: develop and test on the same minor version.
-RUNTIME_PYTHON ?= $(firstword $(shell command -v python3.12) $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12))
+# The Lambda runtime is python3.12: develop and test on the same minor version. Take the first
+# candidate that really runs 3.12 (a pyenv shim named python3.12 may be on PATH and still fail).
+ifndef RUNTIME_PYTHON
+RUNTIME_PYTHON_CANDIDATES := $(shell command -v python3.12) $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12)
+RUNTIME_PYTHON := $(firstword $(foreach p,$(RUNTIME_PYTHON_CANDIDATES),$(if $(shell "$(p)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1 && echo ok),$(p))))
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 OPENSSL_DIR := $(CURDIR)/.cache/openssl11/lib

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Check that a built function plus its layers fit Lambda's unzipped size limit.
+
+After ``sam build``::
+
+    python tools/check_sizes.py .aws-sam/build [--function OcrFunction] [--layer AsposeOcrLayer]
+
+prints each part's file count and size unzipped (sum of file sizes, what Lambda limits) and
+zipped (deflate, exactly as SAM's ``zipfile`` zips a directory for upload), then the total, and
+exits with status 1 if function plus layers exceed 262,144,000 bytes unzipped (2 if a directory
+is missing). ``--layer`` may be repeated for several layers.
+
+Importable for tests: :func:`measure` sizes one directory, :func:`check` compares function plus
+layers with a limit, :func:`format_report` renders the table. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Lambda: function code plus all layers, unzipped, in bytes.
+LAMBDA_UNZIPPED_LIMIT = 262_144_000
+
+#: ZIP bytes per file besides its deflated data and twice its name: local file header (30) and
+#: central directory entry (46), as zipfile writes them to a seekable file without extra
+#: fields (no zip64: files under 2 GiB). Plus the end-of-central-directory record once.
+ZIP_PER_FILE = 30 + 46
+ZIP_END = 22
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Size of one directory's files: count, unzipped bytes, bytes of a deflate ZIP of them."""
+
+    files: int
+    unzipped: int
+    zipped: int
+
+    def __add__(self, other: Sizes) -> Sizes:
+        return Sizes(
+            self.files + other.files,
+            self.unzipped + other.unzipped,
+            # Separate archives, each with its own end record.
+            self.zipped + other.zipped,
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    """Result of :func:`check`: each part's sizes and whether the total fits ``limit``."""
+
+    function: tuple[str, Sizes]
+    layers: tuple[tuple[str, Sizes], ...]
+    limit: int
+
+    @property
+    def total(self) -> Sizes:
+        """Function plus all layers."""
+        total = self.function[1]
+        for _, sizes in self.layers:
+            total = total + sizes
+        return total
+
+    @property
+    def ok(self) -> bool:
+        """True if the unzipped total is within the limit."""
+        return self.total.unzipped <= self.limit
+
+    @property
+    def headroom(self) -> int:
+        """Bytes left under the limit (negative when over it)."""
+        return self.limit - self.total.unzipped
+
+
+def files_under(directory: Path) -> list[Path]:
+    """Return the regular files below ``directory``, following symlinks as SAM does."""
+    found: list[Path] = []
+    for root, _, names in os.walk(directory, followlinks=True):
+        for name in names:
+            path = Path(root, name)
+            if path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
+def deflated_size(path: Path) -> int:
+    """Return the length of ``path``'s content deflated as ``zipfile.ZIP_DEFLATED`` does it."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    size = 0
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            size += len(compressor.compress(chunk))
+    return size + len(compressor.flush())
+
+
+def zip_entry_size(name: str, path: Path) -> int:
+    """Return the bytes that file ``path`` stored as ``name`` adds to a ZIP archive."""
+    return ZIP_PER_FILE + 2 * len(name.encode("utf-8")) + deflated_size(path)
+
+
+def measure(directory: Path, zipped: bool = True, workers: int | None = None) -> Sizes:
+    """Return the :class:`Sizes` of ``directory``, zipped as SAM zips it for upload.
+
+    ``zipped=False`` skips compressing (``Sizes.zipped`` is then 0). Files are compressed on
+    ``workers`` threads (default: one per CPU); zlib releases the GIL while compressing.
+    """
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} is not a directory")
+    paths = files_under(directory)
+    unzipped = sum(path.stat().st_size for path in paths)
+    if not zipped:
+        return Sizes(len(paths), unzipped, 0)
+    names = [path.relative_to(directory).as_posix() for path in paths]
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        entries = sum(pool.map(zip_entry_size, names, paths))
+    return Sizes(len(paths), unzipped, entries + ZIP_END)
+
+
+def check(
+    function_dir: Path,
+    layer_dirs: Path | Sequence[Path],
+    limit: int = LAMBDA_UNZIPPED_LIMIT,
+    zipped: bool = True,
+) -> Check:
+    """Measure a function directory and its layer directories against ``limit`` (unzipped)."""
+    layers = [layer_dirs] if isinstance(layer_dirs, Path) else list(layer_dirs)
+    return Check(
+        function=(function_dir.name, measure(function_dir, zipped)),
+        layers=tuple((layer.name, measure(layer, zipped)) for layer in layers),
+        limit=limit,
+    )
+
+
+def format_report(result: Check) -> str:
+    """Render ``result`` as a table plus a verdict line."""
+    rows = [("function " + result.function[0], result.function[1])]
+    rows += [("layer " + name, sizes) for name, sizes in result.layers]
+    rows.append(("total", result.total))
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{'':<{width}}  {'files':>6}  {'unzipped':>13}  {'zipped':>13}"]
+    for label, sizes in rows:
+        lines.append(
+            f"{label:<{width}}  {sizes.files:>6}  {sizes.unzipped:>13,}  {sizes.zipped:>13,}"
+        )
+    total = result.total.unzipped
+    if result.ok:
+        lines.append(
+            f"OK: {total:,} bytes unzipped is within Lambda's {result.limit:,} "
+            f"({result.headroom:,} bytes left)"
+        )
+    else:
+        lines.append(
+            f"TOO BIG: function plus layers are {total:,} bytes unzipped, "
+            f"{-result.headroom:,} bytes over Lambda's limit of {result.limit:,} bytes. Trim the "
+            "layer (e.g. build it with WITHOUT_PDF=1), move dependencies out of the function, "
+            "or deploy as a container image."
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(
+        description="Check function + layer sizes of a `sam build` against Lambda's limit."
+    )
+    parser.add_argument("build_dir", type=Path, help="the sam build directory (.aws-sam/build)")
+    parser.add_argument("--function", default="OcrFunction", help="function logical id")
+    parser.add_argument(
+        "--layer",
+        action="append",
+        default=None,
+        help="layer logical id; repeat for several (default: AsposeOcrLayer)",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=LAMBDA_UNZIPPED_LIMIT, help="unzipped limit in bytes"
+    )
+    parser.add_argument("--no-zip", action="store_true", help="skip computing zipped sizes")
+    args = parser.parse_args(argv)
+    build_dir: Path = args.build_dir
+    function_dir = build_dir / args.function
+    layer_dirs = [build_dir / name for name in (args.layer or ["AsposeOcrLayer"])]
+    missing = [str(path) for path in [function_dir, *layer_dirs] if not path.is_dir()]
+    if missing:
+        print(
+            f"check_sizes: ERROR: not found: {', '.join(missing)} (run `sam build` first, "
+            "or pass --function/--layer with the logical ids of the template)",
+            file=sys.stderr,
+        )
+        return 2
+    result = check(function_dir, layer_dirs, args.limit, zipped=not args.no_zip)
+    print(format_report(result))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
