@@ -11,28 +11,59 @@ exits with status 1 if function plus layers exceed 262,144,000 bytes unzipped (2
 is missing). ``--layer`` may be repeated for several layers.
 
 Importable for tests: :func:`measure` sizes one directory, :func:`check` compares function plus
-layers with a limit, :func:`format_report` renders the table. Standard library only.
+layers with a limit, :func:`format_report` renders the table. Standard library only; the
+per-file measurement is ``layers/aspose-ocr/lambda_sizes.py``, shared with the layer build.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
-import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+
+#: The size measurement shared with the layer build (layers/aspose-ocr/build_layer.py).
+LAMBDA_SIZES_PATH = (
+    Path(__file__).resolve().parents[1] / "layers" / "aspose-ocr" / "lambda_sizes.py"
+)
+
+
+def _load_lambda_sizes() -> ModuleType:
+    """Load ``layers/aspose-ocr/lambda_sizes.py``, the size measurement build_layer.py uses.
+
+    It lives with the layer (SAM copies only that directory when it builds the layer), which is
+    no package: load it from its path, once, under its own module name.
+    """
+    loaded = sys.modules.get(LAMBDA_SIZES_PATH.stem)
+    if loaded is not None and Path(loaded.__file__ or "").resolve() == LAMBDA_SIZES_PATH:
+        return loaded
+    spec = importlib.util.spec_from_file_location(LAMBDA_SIZES_PATH.stem, LAMBDA_SIZES_PATH)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {LAMBDA_SIZES_PATH}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules.setdefault(spec.name, module)
+    return module
+
+
+_lambda_sizes = _load_lambda_sizes()
 
 #: Lambda: function code plus all layers, unzipped, in bytes.
-LAMBDA_UNZIPPED_LIMIT = 262_144_000
-
-#: ZIP bytes per file besides its deflated data and twice its name: local file header (30) and
-#: central directory entry (46), as zipfile writes them to a seekable file without extra
-#: fields (no zip64: files under 2 GiB). Plus the end-of-central-directory record once.
-ZIP_PER_FILE = 30 + 46
-ZIP_END = 22
+LAMBDA_UNZIPPED_LIMIT: int = _lambda_sizes.LAMBDA_UNZIPPED_LIMIT
+#: ZIP bytes per file besides its deflated data and twice its name, and once per archive.
+ZIP_PER_FILE: int = _lambda_sizes.ZIP_PER_FILE
+ZIP_END: int = _lambda_sizes.ZIP_END
+#: The regular files below a directory, following symlinks as SAM does.
+files_under: Callable[[Path], list[Path]] = _lambda_sizes.files_under
+#: The length of a file's content deflated as ``zipfile.ZIP_DEFLATED`` does it.
+deflated_size: Callable[[Path], int] = _lambda_sizes.deflated_size
+#: The bytes a file stored under a name adds to a ZIP archive.
+zip_entry_size: Callable[[str, Path], int] = _lambda_sizes.zip_entry_size
 
 
 @dataclass(frozen=True)
@@ -77,32 +108,6 @@ class Check:
     def headroom(self) -> int:
         """Bytes left under the limit (negative when over it)."""
         return self.limit - self.total.unzipped
-
-
-def files_under(directory: Path) -> list[Path]:
-    """Return the regular files below ``directory``, following symlinks as SAM does."""
-    found: list[Path] = []
-    for root, _, names in os.walk(directory, followlinks=True):
-        for name in names:
-            path = Path(root, name)
-            if path.is_file():
-                found.append(path)
-    return sorted(found)
-
-
-def deflated_size(path: Path) -> int:
-    """Return the length of ``path``'s content deflated as ``zipfile.ZIP_DEFLATED`` does it."""
-    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    size = 0
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            size += len(compressor.compress(chunk))
-    return size + len(compressor.flush())
-
-
-def zip_entry_size(name: str, path: Path) -> int:
-    """Return the bytes that file ``path`` stored as ``name`` adds to a ZIP archive."""
-    return ZIP_PER_FILE + 2 * len(name.encode("utf-8")) + deflated_size(path)
 
 
 def measure(directory: Path, zipped: bool = True, workers: int | None = None) -> Sizes:

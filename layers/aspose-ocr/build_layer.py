@@ -22,7 +22,8 @@ Steps, each printed with what it removed:
 3. OpenSSL 1.1 into ``lib/`` with ``fetch_openssl.py`` (pinned, SHA-256 checked, cached);
 4. ``ocr-models/README.txt``;
 5. a self-test: a fresh, isolated Python 3.12 recognizes ``selftest.png`` with the layer alone;
-6. the layer's size, unzipped and zipped as SAM zips it; more than Lambda's limit fails.
+6. the layer's size, unzipped and zipped as SAM zips it (measured by the sibling
+   ``lambda_sizes.py``, shared with ``tools/check_sizes.py``); more than Lambda's limit fails.
 
 Standard library only.
 """
@@ -39,19 +40,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+# A sibling module: Python puts this script's directory on sys.path, and SAM copies the whole
+# directory before it runs the Makefile.
+from lambda_sizes import LAMBDA_UNZIPPED_LIMIT, ZIP_END, files_under, zip_entry_size
 
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS = HERE / "requirements.txt"
 FETCH_OPENSSL = HERE / "fetch_openssl.py"
 SELFTEST_IMAGE = HERE / "selftest.png"
 
-#: Lambda's limit for a function plus all its layers, unzipped.
-LAMBDA_UNZIPPED_LIMIT = 262_144_000
 #: The runtime this layer is for.
 RUNTIME_VERSION: tuple[int, int] = (3, 12)
 PIP_PLATFORM = "manylinux2014_x86_64"  # also accepts manylinux1/manylinux2010 wheels
@@ -114,34 +116,7 @@ def run(command: list[str]) -> None:
         raise BuildError(f"command failed with exit code {result.returncode}: {command[0]} ...")
 
 
-# --- sizes ----------------------------------------------------------------------------------------
-
-#: Bytes a ZIP archive spends per file besides the compressed data and twice the name
-#: (local header 30 + central directory entry 46), and once at the end (end record 22), as
-#: Python's zipfile writes them for SAM (seekable output, no extras, no zip64 below 2 GiB).
-ZIP_PER_FILE = 30 + 46
-ZIP_END = 22
-
-
-def files_under(root: Path) -> list[Path]:
-    """Return all regular files below ``root`` (following directory symlinks, as SAM does)."""
-    found: list[Path] = []
-    for directory, _, names in os.walk(root, followlinks=True):
-        for name in names:
-            path = Path(directory, name)
-            if path.is_file():
-                found.append(path)
-    return sorted(found)
-
-
-def deflated_size(path: Path) -> int:
-    """Return the size of ``path``'s content deflated as ``zipfile.ZIP_DEFLATED`` does it."""
-    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    size = 0
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            size += len(compressor.compress(chunk))
-    return size + len(compressor.flush())
+# --- sizes (how one file is measured: lambda_sizes.py) --------------------------------------------
 
 
 class SizeBook:
@@ -154,8 +129,7 @@ class SizeBook:
     def zip_entry(self, path: Path) -> int:
         """Return the bytes ``path`` adds to a ZIP of ``root`` (headers plus deflated data)."""
         if path not in self._zipped:
-            name = path.relative_to(self.root).as_posix().encode("utf-8")
-            self._zipped[path] = ZIP_PER_FILE + 2 * len(name) + deflated_size(path)
+            self._zipped[path] = zip_entry_size(path.relative_to(self.root).as_posix(), path)
         return self._zipped[path]
 
     def sizes(self, files: Iterable[Path] | None = None) -> tuple[int, int]:
