@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,12 +14,15 @@ from moto import mock_aws
 
 from ocr_service.engine import Recognition, StartupTimings
 from ocr_service.formats import ImageFormat, UnreadableInputError
+from tools.samples import render_lines
 
 REPO = Path(__file__).resolve().parents[1]
 INPUT_BUCKET = "test-input"
 OUTPUT_BUCKET = "test-output"
-# What the fake engine refuses, the way the real one refuses a corrupt image.
-CORRUPT_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+# Small real images: the pipeline reads their headers before any engine sees them.
+PNG = render_lines(("fake engine input",), width=240, font_size=16)
+# A well-formed PNG the fake engine refuses, as the real one refuses undecodable pixel data.
+CORRUPT_PNG = render_lines(("corrupt pixel data",), width=240, font_size=16)
 
 
 @dataclass
@@ -29,10 +32,14 @@ class FakeEngine:
     version: str = "0.0-fake"
     licensed: bool = False
     calls: list[bytes] = field(default_factory=list)
+    during_recognition: Callable[[bytes], None] | None = None
+    """A hook to change the world while the engine works (races, faults)."""
     timings: StartupTimings = field(default_factory=lambda: StartupTimings(0, 0, 0, 0, 0))
 
     def recognize(self, data: bytes, image_format: ImageFormat) -> Recognition:
         self.calls.append(data)
+        if self.during_recognition is not None:
+            self.during_recognition(data)
         if data == CORRUPT_PNG:
             raise UnreadableInputError("unreadable-image", "fake engine: corrupt image")
         return Recognition(

@@ -6,14 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from ocr_service.config import DEFAULT_RESOURCES_DIR, ConfigError, load_settings
+from ocr_service.config import (
+    DEFAULT_LIMITS,
+    DEFAULT_RESOURCES_DIR,
+    ConfigError,
+    LicenseSource,
+    Limits,
+    load_settings,
+)
 
 
 def test_defaults_with_only_the_output_bucket() -> None:
     settings = load_settings({"OUTPUT_BUCKET": "my-results"})
     assert settings.output_bucket == "my-results"
     assert settings.engine.resources_dir == DEFAULT_RESOURCES_DIR == Path("/opt/ocr-models")
-    assert settings.engine.license_path is None
+    assert settings.engine.license_source is None
+    assert settings.limits == DEFAULT_LIMITS
     assert settings.engine.allow_model_downloads is False
     assert settings.engine.warm_up is True
 
@@ -29,10 +37,16 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
             "OCR_OPENSSL_LIB_DIR": "/opt/lib",
             "OCR_ALLOW_MODEL_DOWNLOADS": "TRUE",
             "OCR_WARM_UP": "no",
+            "OCR_MAX_OBJECT_BYTES": "1000",
+            "OCR_MAX_PIXELS": "2_000_000",
+            "OCR_MAX_PAGES": "3",
         }
     )
     assert settings.engine.resources_dir == tmp_path
-    assert settings.engine.license_path == license_file
+    assert settings.engine.license_source == LicenseSource(
+        "file", str(license_file), "OCR_LICENSE_PATH"
+    )
+    assert settings.limits == Limits(1000, 2_000_000, 3)
     assert settings.engine.openssl_lib_dir == Path("/opt/lib")
     assert settings.engine.allow_model_downloads is True
     assert settings.engine.warm_up is False
@@ -45,12 +59,34 @@ def test_all_problems_are_reported_at_once() -> None:
                 "OUTPUT_BUCKET": "arn:aws:s3:::Results",
                 "OCR_LICENSE_PATH": "/nowhere/Aspose.OCR.lic",
                 "OCR_WARM_UP": "maybe",
+                "OCR_MAX_PAGES": "-3",
             }
         )
     message = str(raised.value)
     assert "OUTPUT_BUCKET='arn:aws:s3:::Results' is not an S3 bucket name" in message
     assert "OCR_LICENSE_PATH='/nowhere/Aspose.OCR.lic' is not a readable file" in message
     assert "OCR_WARM_UP='maybe' is not a boolean" in message
+    assert "OCR_MAX_PAGES='-3' is not a positive whole number" in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "kind"),
+    [("OCR_LICENSE_SECRET_ID", "secret"), ("OCR_LICENSE_PARAMETER", "parameter")],
+)
+def test_license_from_a_secret_or_a_parameter(variable: str, kind: str) -> None:
+    settings = load_settings({"OUTPUT_BUCKET": "out", variable: "ocr/license"})
+    assert settings.engine.license_source == LicenseSource(kind, "ocr/license", variable)  # type: ignore[arg-type]
+
+
+def test_only_one_license_source() -> None:
+    with pytest.raises(ConfigError, match="set only one license source"):
+        load_settings(
+            {
+                "OUTPUT_BUCKET": "out",
+                "OCR_LICENSE_SECRET_ID": "a",
+                "OCR_LICENSE_PARAMETER": "/b",
+            }
+        )
 
 
 def test_missing_output_bucket() -> None:

@@ -115,7 +115,7 @@ def test_rejected_license_fails_the_start_instead_of_running_in_trial(tmp_path: 
         }
     )
     assert started.returncode == 1
-    assert "EngineStartError" in started.stderr
+    assert "LicenseError" in started.stderr
     assert "was rejected by the engine" in started.stderr
     assert "forged" not in started.stderr  # the license's content never reaches a log
 

@@ -12,14 +12,12 @@ from unittest import mock
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from conftest import INPUT_BUCKET, OUTPUT_BUCKET, FakeEngine
+from conftest import INPUT_BUCKET, OUTPUT_BUCKET, PNG, FakeEngine
 from ocr_service.config import ConfigError
 from ocr_service.engine import OcrEngine
 from ocr_service.pipeline import RetryableRecordsError
 from tools.events import Upload, encode_key, s3_put_event
 from tools.lambda_context import LocalLambdaContext
-
-PNG = b"\x89PNG\r\n\x1a\nbody"
 
 
 def fresh_app() -> ModuleType:
@@ -42,14 +40,16 @@ def test_engine_is_started_once_at_import_and_reused(
 ) -> None:
     module, start = app
     assert start.call_count == 1  # Init phase, before any request
-    s3.put_object(Bucket=INPUT_BUCKET, Key="a.png", Body=PNG)
-    event = s3_put_event([Upload(INPUT_BUCKET, "a.png")])
+    put = s3.put_object(Bucket=INPUT_BUCKET, Key="a.png", Body=PNG)
+    event = s3_put_event([Upload(INPUT_BUCKET, "a.png", etag=put["ETag"].strip('"'))])
 
-    module.lambda_handler(event, LocalLambdaContext())
-    module.lambda_handler(event, LocalLambdaContext())
+    first = module.lambda_handler(event, LocalLambdaContext())
+    second = module.lambda_handler(event, LocalLambdaContext())
 
     assert start.call_count == 1
-    assert len(fake_engine.calls) == 2
+    assert len(first["succeeded"]) == 1
+    assert [s["reason"] for s in second["skipped"]] == ["duplicate"]
+    assert len(fake_engine.calls) == 1
 
 
 def test_result_lists_succeeded_and_failed_records(
@@ -64,6 +64,7 @@ def test_result_lists_succeeded_and_failed_records(
     result = module.lambda_handler(event, LocalLambdaContext())
 
     assert result["records"] == 2
+    assert result["skipped"] == []
     assert [(s["key"], s["output_key"]) for s in result["succeeded"]] == [
         ("my scan.png", "my scan.png.txt")
     ]
@@ -79,10 +80,10 @@ def test_transient_failure_raises_for_retry_after_the_other_records(
     s3.put_object(Bucket=INPUT_BUCKET, Key="good.png", Body=PNG)
     real_get = module.pipeline._store.get_object
 
-    def get(bucket: str, key: str, version_id: str | None) -> Any:
+    def get(bucket: str, key: str, version_id: str | None, max_bytes: int) -> Any:
         if key == "unlucky.png":
             raise EndpointConnectionError(endpoint_url="https://s3.example")
-        return real_get(bucket, key, version_id)
+        return real_get(bucket, key, version_id, max_bytes)
 
     event = s3_put_event([Upload(INPUT_BUCKET, "unlucky.png"), Upload(INPUT_BUCKET, "good.png")])
     with (

@@ -2,34 +2,58 @@
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 from typing import Any
 from unittest import mock
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from botocore.exceptions import ClientError
+from PIL import Image
 
-from conftest import CORRUPT_PNG, INPUT_BUCKET, OUTPUT_BUCKET, REPO, FakeEngine
-from ocr_service.pipeline import OcrPipeline, output_key_for
-from ocr_service.storage import TEXT_CONTENT_TYPE, S3ObjectStore
+from conftest import CORRUPT_PNG, INPUT_BUCKET, OUTPUT_BUCKET, PNG, REPO, FakeEngine
+from ocr_service.config import DEFAULT_LIMITS, Limits
+from ocr_service.pipeline import OcrPipeline
+from ocr_service.results import long_key_error_key, result_keys
+from ocr_service.storage import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, S3ObjectStore
 from tools.events import SAMPLE_EVENTS, Upload, encode_key, s3_put_event
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"fake image body"
-
-
-def make_pipeline(s3: Any, engine: FakeEngine) -> OcrPipeline:
-    return OcrPipeline(engine, S3ObjectStore(s3), OUTPUT_BUCKET)
+from tools.samples import render_lines, render_pages
 
 
-def event_for(*keys: str, bucket: str = INPUT_BUCKET, **extra: Any) -> S3Event:
-    return S3Event(s3_put_event([Upload(bucket, encode_key(key), **extra) for key in keys]))
+def make_pipeline(s3: Any, engine: FakeEngine, limits: Limits = DEFAULT_LIMITS) -> OcrPipeline:
+    return OcrPipeline(engine, S3ObjectStore(s3), OUTPUT_BUCKET, limits)
+
+
+def upload(s3: Any, key: str, body: bytes) -> Upload:
+    """Put an object and describe it as S3's event would (ETag, version, encoded key)."""
+    put = s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body)
+    return Upload(
+        INPUT_BUCKET, encode_key(key), len(body), put["ETag"].strip('"'), put.get("VersionId")
+    )
+
+
+def event_of(*uploads: Upload) -> S3Event:
+    return S3Event(s3_put_event(list(uploads)))
+
+
+def output_keys(s3: Any) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=OUTPUT_BUCKET).get("Contents", [])
+    return sorted(item["Key"] for item in listed)
+
+
+def read_json(s3: Any, key: str) -> dict[str, Any]:
+    response = s3.get_object(Bucket=OUTPUT_BUCKET, Key=key)
+    assert response["ContentType"] == JSON_CONTENT_TYPE
+    document: dict[str, Any] = json.loads(response["Body"].read())
+    return document
 
 
 def test_writes_utf8_text_with_source_metadata(s3: Any, fake_engine: FakeEngine) -> None:
-    put = s3.put_object(Bucket=INPUT_BUCKET, Key="a/scan.png", Body=PNG)
+    uploaded = upload(s3, "a/scan.png", PNG)
 
-    result = make_pipeline(s3, fake_engine).process_event(event_for("a/scan.png"))
+    result = make_pipeline(s3, fake_engine).process_event(event_of(uploaded))
 
     assert [s.output_key for s in result.succeeded] == ["a/scan.png.txt"]
     assert result.failed == []
@@ -41,7 +65,7 @@ def test_writes_utf8_text_with_source_metadata(s3: Any, fake_engine: FakeEngine)
     assert written["Metadata"] == {
         "source-bucket": INPUT_BUCKET,
         "source-key": "a/scan.png",
-        "source-etag": put["ETag"].strip('"'),
+        "source-etag": uploaded.etag,
         "source-version-id": "null",
         "engine-version": "0.0-fake",
         "engine-licensed": "false",
@@ -51,14 +75,12 @@ def test_writes_utf8_text_with_source_metadata(s3: Any, fake_engine: FakeEngine)
 
 def test_every_record_is_handled(s3: Any, fake_engine: FakeEngine) -> None:
     keys = ["one.png", "two.png", "three.png"]
-    for key in keys:
-        s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=PNG + key.encode())
+    uploads = [upload(s3, key, render_lines((key,), width=200)) for key in keys]
 
-    result = make_pipeline(s3, fake_engine).process_event(event_for(*keys))
+    result = make_pipeline(s3, fake_engine).process_event(event_of(*uploads))
 
     assert [s.key for s in result.succeeded] == keys
-    listed = s3.list_objects_v2(Bucket=OUTPUT_BUCKET)["Contents"]
-    assert sorted(o["Key"] for o in listed) == sorted(k + ".txt" for k in keys)
+    assert output_keys(s3) == sorted(k + ".txt" for k in keys)
 
 
 @pytest.mark.parametrize("event_file", sorted(SAMPLE_EVENTS))
@@ -108,65 +130,130 @@ def test_keys_are_url_decoded(s3: Any, fake_engine: FakeEngine, encoded: str, de
 
 def test_non_ascii_key_is_percent_encoded_in_metadata(s3: Any, fake_engine: FakeEngine) -> None:
     key = "счёт № 7.png"
-    s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=PNG)
 
-    make_pipeline(s3, fake_engine).process_event(event_for(key))
+    make_pipeline(s3, fake_engine).process_event(event_of(upload(s3, key, PNG)))
 
     metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key=key + ".txt")["Metadata"]
     assert metadata["source-key"] == "%D1%81%D1%87%D1%91%D1%82%20%E2%84%96%207.png"
 
 
-def test_bad_records_fail_clearly_and_spare_the_others(s3: Any, fake_engine: FakeEngine) -> None:
-    s3.put_object(Bucket=INPUT_BUCKET, Key="empty.png", Body=b"")
-    s3.put_object(Bucket=INPUT_BUCKET, Key="notes.png", Body=b"just some text, not a PNG")
-    s3.put_object(Bucket=INPUT_BUCKET, Key="photo.webp", Body=b"RIFF\x10\x00\x00\x00WEBPVP8 ")
-    s3.put_object(Bucket=INPUT_BUCKET, Key="corrupt.png", Body=CORRUPT_PNG)
-    s3.put_object(Bucket=INPUT_BUCKET, Key="good.png", Body=PNG)
-    keys = ["missing.png", "empty.png", "notes.png", "photo.webp", "corrupt.png", "good.png"]
+def one_pixel_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1), 255).save(buffer, "PNG")
+    return buffer.getvalue()
 
-    result = make_pipeline(s3, fake_engine).process_event(event_for(*keys))
+
+def huge_png(side: int) -> bytes:
+    """A blank square that is tiny on disk: the decompression bomb the limits stop."""
+    buffer = io.BytesIO()
+    Image.new("1", (side, side), 1).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+BAD_INPUTS: dict[str, tuple[bytes, str]] = {
+    "empty.png": (b"", "empty-object"),
+    "notes.png": (b"just some text, not a PNG", "unsupported-format"),
+    "photo.webp": (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "unsupported-format"),
+    "corrupt.png": (CORRUPT_PNG, "unreadable-image"),
+    "truncated.png": (PNG[: len(PNG) // 2], "truncated-image"),
+    "dot.png": (one_pixel_png(), "image-too-small"),
+    "lying.tif": (b"II*\x00" + PNG, "corrupt-image"),
+    "bomb.png": (huge_png(9000), "too-many-pixels"),
+}
+
+
+def test_bad_records_get_failure_records_and_spare_the_others(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    uploads = [upload(s3, key, body) for key, (body, _) in BAD_INPUTS.items()]
+    uploads.append(upload(s3, "good.png", PNG))
+    missing = Upload(INPUT_BUCKET, "missing.png")
+    limits = Limits(max_object_bytes=10**6, max_pixels=50_000_000, max_pages=5)
+
+    result = make_pipeline(s3, fake_engine, limits).process_event(event_of(missing, *uploads))
 
     assert [s.key for s in result.succeeded] == ["good.png"]
-    reasons = {f.key: f.reason for f in result.failed}
-    assert reasons == {
-        "missing.png": "object-missing",
-        "empty.png": "empty-object",
-        "notes.png": "unsupported-format",
-        "photo.webp": "unsupported-format",
-        "corrupt.png": "unreadable-image",
-    }
-    messages = {f.key: f.message for f in result.failed}
-    assert "WEBP" in messages["photo.webp"]
-    assert "0 bytes" in messages["empty.png"]
-    assert "missing.png" in messages["missing.png"]
+    expected = {key: reason for key, (_, reason) in BAD_INPUTS.items()}
+    expected["missing.png"] = "object-missing"
+    assert {f.key: f.reason for f in result.failed} == expected
     assert not any(f.retryable for f in result.failed)
-    # Only images that passed the checks reached the engine.
+    # Only inputs that passed every check reached the engine.
     assert fake_engine.calls == [CORRUPT_PNG, PNG]
-    outputs = [o["Key"] for o in s3.list_objects_v2(Bucket=OUTPUT_BUCKET)["Contents"]]
-    assert outputs == ["good.png.txt"]
+    assert output_keys(s3) == sorted(["good.png.txt", *(key + ".error.json" for key in expected)])
+    assert "WEBP" in read_json(s3, "photo.webp.error.json")["message"]
+    assert "OCR_MAX_PIXELS" in read_json(s3, "bomb.png.error.json")["message"]
+
+
+def test_failure_record_says_what_why_and_which_version(s3: Any, fake_engine: FakeEngine) -> None:
+    uploaded = upload(s3, "in/empty.png", b"")
+
+    result = make_pipeline(s3, fake_engine).process_event(event_of(uploaded))
+
+    assert [f.record_key for f in result.failed] == ["in/empty.png.error.json"]
+    record = read_json(s3, "in/empty.png.error.json")
+    assert record.pop("time").endswith("+00:00")
+    assert record == {
+        "reason": "empty-object",
+        "message": "the object is empty (0 bytes)",
+        "retryable": False,
+        "source": {
+            "bucket": INPUT_BUCKET,
+            "key": "in/empty.png",
+            "etag": uploaded.etag,
+            "version_id": None,
+        },
+        "engine_version": "0.0-fake",
+    }
+    metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="in/empty.png.error.json")["Metadata"]
+    assert metadata["failure-reason"] == "empty-object"
+    assert metadata["source-etag"] == uploaded.etag
+
+
+@pytest.mark.parametrize(
+    ("limits", "body", "reason"),
+    [
+        (Limits(100, 10**9, 50), PNG, "too-large"),
+        (Limits(10**9, 1000, 50), PNG, "too-many-pixels"),
+        (Limits(10**9, 10**9, 2), render_pages([("a",), ("b",), ("c",)]), "too-many-pages"),
+        (
+            Limits(10**9, 10**9, 2),
+            render_pages([("a",), ("b",), ("c",)], image_format="PDF"),
+            "too-many-pages",
+        ),
+    ],
+)
+def test_limits_are_checked_before_the_engine(
+    s3: Any, fake_engine: FakeEngine, limits: Limits, body: bytes, reason: str
+) -> None:
+    result = make_pipeline(s3, fake_engine, limits).process_event(
+        event_of(upload(s3, "x.bin", body))
+    )
+
+    assert [f.reason for f in result.failed] == [reason]
+    assert fake_engine.calls == []
 
 
 def test_reads_the_version_that_triggered_the_event(s3: Any, fake_engine: FakeEngine) -> None:
     s3.put_bucket_versioning(Bucket=INPUT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    first = s3.put_object(Bucket=INPUT_BUCKET, Key="doc.png", Body=PNG)
+    first = upload(s3, "doc.png", PNG)
     s3.put_object(Bucket=INPUT_BUCKET, Key="doc.png", Body=b"overwritten by text")
 
-    result = make_pipeline(s3, fake_engine).process_event(
-        event_for("doc.png", version_id=first["VersionId"])
-    )
+    result = make_pipeline(s3, fake_engine).process_event(event_of(first))
 
-    assert [s.version_id for s in result.succeeded] == [first["VersionId"]]
-    metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="doc.png.txt")["Metadata"]
-    assert metadata["source-version-id"] == first["VersionId"]
+    # The object moved on after this version: the newer upload's own event owns the result.
+    assert [(s.version_id, s.reason) for s in result.skipped] == [(first.version_id, "superseded")]
+    assert fake_engine.calls == [PNG]  # the triggering version was read, not the latest
+    assert output_keys(s3) == []
 
 
 def test_refuses_objects_in_the_output_bucket(s3: Any, fake_engine: FakeEngine) -> None:
     s3.put_object(Bucket=OUTPUT_BUCKET, Key="x.png", Body=PNG)
 
-    result = make_pipeline(s3, fake_engine).process_event(event_for("x.png", bucket=OUTPUT_BUCKET))
+    result = make_pipeline(s3, fake_engine).process_event(event_of(Upload(OUTPUT_BUCKET, "x.png")))
 
     assert [f.reason for f in result.failed] == ["output-is-input"]
     assert fake_engine.calls == []
+    assert output_keys(s3) == ["x.png"]
 
 
 def test_ignores_events_that_are_not_uploads(s3: Any, fake_engine: FakeEngine) -> None:
@@ -176,41 +263,170 @@ def test_ignores_events_that_are_not_uploads(s3: Any, fake_engine: FakeEngine) -
     result = make_pipeline(s3, fake_engine).process_event(S3Event(raw))
 
     assert [f.reason for f in result.failed] == ["not-an-upload"]
+    assert output_keys(s3) == []
 
 
-def test_key_whose_result_key_would_be_too_long_fails(s3: Any, fake_engine: FakeEngine) -> None:
-    key = "k" * 1022  # fine for S3, but key + ".txt" is 1026 bytes
-    s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=PNG)
+def test_over_long_key_gets_a_failure_record_under_its_hash(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    key = "k" * 1020  # fine for S3, but key + ".error.json" is not
+    assert result_keys(key) is None
 
-    result = make_pipeline(s3, fake_engine).process_event(event_for(key))
+    result = make_pipeline(s3, fake_engine).process_event(event_of(upload(s3, key, PNG)))
 
     assert [f.reason for f in result.failed] == ["key-too-long"]
+    assert output_keys(s3) == [long_key_error_key(key)]
+    assert read_json(s3, long_key_error_key(key))["source"]["key"] == key
 
 
 def test_transient_storage_errors_are_retryable_and_spare_the_others(
     s3: Any, fake_engine: FakeEngine
 ) -> None:
-    s3.put_object(Bucket=INPUT_BUCKET, Key="good.png", Body=PNG)
-    s3.put_object(Bucket=INPUT_BUCKET, Key="throttled.png", Body=PNG)
+    good, throttled = upload(s3, "good.png", PNG), upload(s3, "throttled.png", PNG)
     store = S3ObjectStore(s3)
     real_get = store.get_object
 
-    def flaky_get(bucket: str, key: str, version_id: str | None) -> Any:
+    def flaky_get(bucket: str, key: str, version_id: str | None, max_bytes: int) -> Any:
         if key == "throttled.png":
             raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow"}}, "GetObject")
-        return real_get(bucket, key, version_id)
+        return real_get(bucket, key, version_id, max_bytes)
 
     with mock.patch.object(store, "get_object", side_effect=flaky_get):
-        result = OcrPipeline(fake_engine, store, OUTPUT_BUCKET).process_event(
-            event_for("throttled.png", "good.png")
+        result = OcrPipeline(fake_engine, store, OUTPUT_BUCKET, DEFAULT_LIMITS).process_event(
+            event_of(throttled, good)
         )
 
     assert [s.key for s in result.succeeded] == ["good.png"]
     assert [(f.key, f.reason, f.retryable) for f in result.failed] == [
         ("throttled.png", "storage-error", True)
     ]
+    assert output_keys(s3) == ["good.png.txt"]  # nothing written for the retried record
 
 
-def test_output_key_keeps_the_whole_input_key() -> None:
-    assert output_key_for("a/scan.png") == "a/scan.png.txt"
-    assert output_key_for("a/scan.jpg") != output_key_for("a/scan.png")
+def test_redelivery_of_the_same_version_does_no_work(s3: Any, fake_engine: FakeEngine) -> None:
+    event = event_of(upload(s3, "a.png", PNG), upload(s3, "bad.png", b""))
+    pipeline = make_pipeline(s3, fake_engine)
+
+    first = pipeline.process_event(event)
+    second = pipeline.process_event(event)
+
+    assert [s.key for s in first.succeeded] == ["a.png"]
+    assert [f.key for f in first.failed] == ["bad.png"]
+    assert [(s.key, s.reason) for s in second.skipped] == [
+        ("a.png", "duplicate"),
+        ("bad.png", "duplicate"),
+    ]
+    assert fake_engine.calls == [PNG]
+    assert output_keys(s3) == ["a.png.txt", "bad.png.error.json"]
+
+
+def test_concurrent_duplicates_leave_one_whole_result(s3: Any, fake_engine: FakeEngine) -> None:
+    event = event_of(upload(s3, "a.png", PNG))
+    pipeline = make_pipeline(s3, fake_engine)
+    start = threading.Barrier(4)
+    outcomes: list[Any] = []
+
+    def deliver() -> None:
+        start.wait()
+        outcomes.append(pipeline.process_event(event))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(len(o.succeeded) for o in outcomes) >= 1
+    assert all(not o.failed for o in outcomes)
+    assert sum(len(o.succeeded) + len(o.skipped) for o in outcomes) == 4
+    assert output_keys(s3) == ["a.png.txt"]
+    body = s3.get_object(Bucket=OUTPUT_BUCKET, Key="a.png.txt")["Body"].read().decode()
+    assert body == f"recognized {len(PNG)} bytes of png: ünïcödé ✓"
+
+
+def test_a_changed_object_is_processed_again(s3: Any, fake_engine: FakeEngine) -> None:
+    pipeline = make_pipeline(s3, fake_engine)
+    pipeline.process_event(event_of(upload(s3, "a.png", PNG)))
+    changed = render_lines(("a new version", "of the page"), width=300)
+    second = upload(s3, "a.png", changed)
+
+    result = pipeline.process_event(event_of(second))
+
+    assert [s.key for s in result.succeeded] == ["a.png"]
+    written = s3.get_object(Bucket=OUTPUT_BUCKET, Key="a.png.txt")
+    assert written["Metadata"]["source-etag"] == second.etag
+    assert written["Body"].read().decode() == f"recognized {len(changed)} bytes of png: ünïcödé ✓"
+
+
+def test_an_object_that_turned_bad_keeps_exactly_one_result(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    pipeline = make_pipeline(s3, fake_engine)
+    pipeline.process_event(event_of(upload(s3, "a.png", PNG)))
+    pipeline.process_event(event_of(upload(s3, "a.png", b"")))
+    assert output_keys(s3) == ["a.png.error.json"]
+
+    pipeline.process_event(event_of(upload(s3, "a.png", PNG + b"")))
+    assert output_keys(s3) == ["a.png.txt"]
+
+
+def test_a_newer_upload_during_recognition_wins(s3: Any, fake_engine: FakeEngine) -> None:
+    old = upload(s3, "a.png", PNG)
+    newer = render_lines(("uploaded while", "the old one was read"), width=300)
+    fake_engine.during_recognition = lambda _: s3.put_object(
+        Bucket=INPUT_BUCKET, Key="a.png", Body=newer
+    )
+
+    result = make_pipeline(s3, fake_engine).process_event(event_of(old))
+
+    assert [s.reason for s in result.skipped] == ["superseded"]
+    assert output_keys(s3) == []  # the newer upload's own event writes the result
+
+
+def test_a_writer_that_wins_the_race_is_not_overwritten(s3: Any, fake_engine: FakeEngine) -> None:
+    uploaded = upload(s3, "a.png", PNG)
+    store = S3ObjectStore(s3)
+    real_put = store.put_object
+    rival_metadata = {
+        "source-bucket": INPUT_BUCKET,
+        "source-key": "a.png",
+        "source-etag": uploaded.etag,
+        "source-version-id": "null",
+    }
+
+    def put_after_a_rival(*args: Any, **kwargs: Any) -> None:
+        # Another invocation for the same version writes between our look and our write.
+        s3.put_object(Bucket=OUTPUT_BUCKET, Key="a.png.txt", Body=b"rival", Metadata=rival_metadata)
+        real_put(*args, **kwargs)
+
+    with mock.patch.object(store, "put_object", side_effect=put_after_a_rival):
+        result = OcrPipeline(fake_engine, store, OUTPUT_BUCKET, DEFAULT_LIMITS).process_event(
+            event_of(uploaded)
+        )
+
+    assert [s.reason for s in result.skipped] == ["duplicate"]
+    assert s3.get_object(Bucket=OUTPUT_BUCKET, Key="a.png.txt")["Body"].read() == b"rival"
+
+
+def test_too_little_time_left_is_retried_and_writes_nothing(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    event = event_of(upload(s3, "a.png", PNG))
+    remaining = iter([120_000, 6_000, 6_000, 6_000])
+
+    result = make_pipeline(s3, fake_engine).process_event(event, lambda: next(remaining))
+
+    assert [(f.reason, f.retryable) for f in result.failed] == [("insufficient-time", True)]
+    assert fake_engine.calls == []
+    assert output_keys(s3) == []
+
+
+def test_work_that_can_never_fit_the_timeout_fails_permanently(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    event = event_of(upload(s3, "big.png", render_lines(("x",), width=4000)))
+
+    result = make_pipeline(s3, fake_engine).process_event(event, lambda: 8_000)
+
+    assert [(f.reason, f.retryable) for f in result.failed] == [("exceeds-time-limit", False)]
+    assert "Timeout" in read_json(s3, "big.png.error.json")["message"]

@@ -31,30 +31,39 @@ logger.info(
         "engine_version": engine.version,
         "licensed": engine.licensed,
         "output_bucket": settings.output_bucket,
+        "limits": asdict(settings.limits),
+        "license_source": settings.engine.license_source.variable
+        if settings.engine.license_source
+        else None,
         "startup_seconds": asdict(engine.timings),
     },
 )
 if not engine.licensed:
     logger.warning(
         "TRIAL MODE: no Aspose license is configured; each page's text is cut to at most "
-        "300 characters and ends with a 'Trial Licenses' banner. Set OCR_LICENSE_PATH."
+        "300 characters and ends with a 'Trial Licenses' banner. Set OCR_LICENSE_PATH, "
+        "OCR_LICENSE_SECRET_ID or OCR_LICENSE_PARAMETER."
     )
 
 # Standard retry mode backs off on throttling; timeouts stay well inside the function's own.
 s3_client = boto3.client(
     "s3", config=Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=30)
 )
-pipeline = OcrPipeline(engine, S3ObjectStore(s3_client), settings.output_bucket)
+pipeline = OcrPipeline(engine, S3ObjectStore(s3_client), settings.output_bucket, settings.limits)
 
 
 @logger.inject_lambda_context(log_event=False)
 @event_source(data_class=S3Event)
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     """Recognize every object of the event; raise only when a retry could help."""
-    result = pipeline.process_event(event)
+    result = pipeline.process_event(event, context.get_remaining_time_in_millis)
     logger.info(
         "event done",
-        extra={"succeeded": len(result.succeeded), "failed": len(result.failed)},
+        extra={
+            "succeeded": len(result.succeeded),
+            "skipped": len(result.skipped),
+            "failed": len(result.failed),
+        },
     )
     if result.retryable:
         raise RetryableRecordsError(result)

@@ -11,12 +11,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 # Where the layer puts the engine's model resources (see layers/aspose-ocr/build_layer.py).
 DEFAULT_RESOURCES_DIR = Path("/opt/ocr-models")
 
 # S3's rules for bucket names (the subset that matters for a typo or an ARN pasted by mistake).
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_LICENSE_VARIABLES = {
+    "OCR_LICENSE_PATH": "file",
+    "OCR_LICENSE_SECRET_ID": "secret",
+    "OCR_LICENSE_PARAMETER": "parameter",
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -26,13 +32,41 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class LicenseSource:
+    """One place to read the license from, fetched once at cold start."""
+
+    kind: Literal["file", "secret", "parameter"]
+    name: str
+    """A file path, a Secrets Manager secret ID or ARN, or an SSM parameter name."""
+    variable: str
+    """The environment variable that named it, for error messages."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guards checked before the engine sees an object (README, "Limits")."""
+
+    max_object_bytes: int
+    max_pixels: int
+    """Per page: the engine's memory grows with pixels, whatever the file size."""
+    max_pages: int
+
+
+DEFAULT_LIMITS = Limits(
+    max_object_bytes=50 * 1024 * 1024,
+    max_pixels=40_000_000,  # a 12-megapixel photo fits three times; 20000x20000 does not
+    max_pages=50,
+)
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     """What the OCR engine needs to start."""
 
     resources_dir: Path
     """The engine's model resources directory (read-only is fine)."""
-    license_path: Path | None
-    """An Aspose license file; None runs the engine in trial mode."""
+    license_source: LicenseSource | None
+    """Where the Aspose license comes from; None runs the engine in trial mode."""
     openssl_lib_dir: Path | None
     """Where libssl.so.1.1 and libcrypto.so.1.1 are, if not on the loader's search path."""
     allow_model_downloads: bool
@@ -46,6 +80,7 @@ class Settings:
     """The whole function's configuration."""
 
     output_bucket: str
+    limits: Limits
     engine: EngineSettings
 
 
@@ -59,6 +94,32 @@ def _flag(environ: Mapping[str, str], name: str, default: bool, problems: list[s
         return False
     problems.append(f"{name}={raw!r} is not a boolean (use true or false)")
     return default
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int, problems: list[str]) -> int:
+    raw = environ.get(name, "").strip().replace("_", "")
+    if not raw:
+        return default
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    problems.append(f"{name}={raw!r} is not a positive whole number")
+    return default
+
+
+def _license_source(environ: Mapping[str, str], problems: list[str]) -> LicenseSource | None:
+    configured = [
+        LicenseSource(kind, environ[variable].strip(), variable)  # type: ignore[arg-type]
+        for variable, kind in _LICENSE_VARIABLES.items()
+        if environ.get(variable, "").strip()
+    ]
+    if len(configured) > 1:
+        names = ", ".join(source.variable for source in configured)
+        problems.append(f"set only one license source, not {names}")
+        return None
+    source = configured[0] if configured else None
+    if source is not None and source.kind == "file" and not Path(source.name).is_file():
+        problems.append(f"OCR_LICENSE_PATH={source.name!r} is not a readable file")
+    return source
 
 
 def _optional_path(environ: Mapping[str, str], name: str) -> Path | None:
@@ -76,12 +137,9 @@ def load_engine_settings(environ: Mapping[str, str] = os.environ) -> EngineSetti
 
 
 def _engine_settings(environ: Mapping[str, str], problems: list[str]) -> EngineSettings:
-    license_path = _optional_path(environ, "OCR_LICENSE_PATH")
-    if license_path is not None and not license_path.is_file():
-        problems.append(f"OCR_LICENSE_PATH={str(license_path)!r} is not a readable file")
     return EngineSettings(
         resources_dir=_optional_path(environ, "OCR_RESOURCES_DIR") or DEFAULT_RESOURCES_DIR,
-        license_path=license_path,
+        license_source=_license_source(environ, problems),
         openssl_lib_dir=_optional_path(environ, "OCR_OPENSSL_LIB_DIR"),
         allow_model_downloads=_flag(environ, "OCR_ALLOW_MODEL_DOWNLOADS", False, problems),
         warm_up=_flag(environ, "OCR_WARM_UP", True, problems),
@@ -96,7 +154,14 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         problems.append("OUTPUT_BUCKET is not set (the bucket that receives the .txt results)")
     elif not _BUCKET_NAME.fullmatch(output_bucket):
         problems.append(f"OUTPUT_BUCKET={output_bucket!r} is not an S3 bucket name")
+    limits = Limits(
+        max_object_bytes=_positive_int(
+            environ, "OCR_MAX_OBJECT_BYTES", DEFAULT_LIMITS.max_object_bytes, problems
+        ),
+        max_pixels=_positive_int(environ, "OCR_MAX_PIXELS", DEFAULT_LIMITS.max_pixels, problems),
+        max_pages=_positive_int(environ, "OCR_MAX_PAGES", DEFAULT_LIMITS.max_pages, problems),
+    )
     engine = _engine_settings(environ, problems)
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
-    return Settings(output_bucket=output_bucket, engine=engine)
+    return Settings(output_bucket=output_bucket, limits=limits, engine=engine)

@@ -16,16 +16,13 @@ from typing import Any, Protocol
 
 from .config import EngineSettings
 from .formats import ImageFormat, UnreadableInputError, identify
+from .licensing import LicenseError, fetch_license
 from .native import prepare_runtime_environment
 
 # The engine appends this to each page's text and to `warnings` when it runs unlicensed.
 TRIAL_WARNING = "Trial Licenses"
 PAGE_SEPARATOR = "\f"  # form feed: the plain-text convention for a page break
 _WARM_UP_IMAGE = "warmup.png"  # a few lines of rendered text, shipped with the function
-
-
-class EngineStartError(RuntimeError):
-    """The engine could not be started as configured; the cold start must fail."""
 
 
 @dataclass(frozen=True)
@@ -144,18 +141,21 @@ class OcrEngine:
 
 def _apply_license(ocr: ModuleType, settings: EngineSettings) -> bool:
     license_api = ocr.License()
-    if settings.license_path is None:
+    source = settings.license_source
+    if source is None:
         return bool(license_api.is_licensed)
+    license_bytes = fetch_license(source)
+    where = f"{source.variable}={source.name!r}"
     try:
-        license_api.set_license(str(settings.license_path))
+        license_api.set_license(io.BytesIO(license_bytes))
     except RuntimeError as error:
-        raise EngineStartError(
-            f"the license at OCR_LICENSE_PATH={str(settings.license_path)!r} was rejected by the "
-            f"engine ({error}); refusing to run in trial mode with a license configured"
+        raise LicenseError(
+            f"the license from {where} was rejected by the engine ({error}); refusing to run "
+            "in trial mode with a license configured"
         ) from error
     if not license_api.is_licensed:
-        raise EngineStartError(
-            f"the license at OCR_LICENSE_PATH={str(settings.license_path)!r} was accepted but the "
-            "engine still reports trial mode; refusing to run in trial mode with a license set"
+        raise LicenseError(
+            f"the license from {where} was accepted but the engine still reports trial mode; "
+            "refusing to run in trial mode with a license configured"
         )
     return True

@@ -1,31 +1,59 @@
-"""Turn each record of an S3 event into a UTF-8 .txt in the output bucket.
+"""Turn each record of an S3 event into exactly one result in the output bucket.
 
-Every record is handled on its own: a bad object is reported and skipped, and never costs the
-other records their work. Failures fall in two kinds:
-- permanent (the object is missing, empty, not an image): reported in the result, no retry;
-- transient (S3 throttling, 5xx, network): the other records still run, then the invocation
-  raises `RetryableRecordsError` so Lambda's asynchronous retries run the event again.
+Every record is handled on its own and ends in one of three ways:
+- succeeded: `<key>.txt` holds the text;
+- failed permanently (missing, empty, not an image, corrupt, over a limit): `<key>.error.json`
+  says why, and nothing is retried;
+- failed transiently (S3 throttling, 5xx, network, not enough time left): nothing is written,
+  the other records still run, then the invocation raises `RetryableRecordsError` so Lambda's
+  asynchronous retries (and, after them, the on-failure queue) take over.
+A record whose result already records the same source version is skipped: S3 delivers events
+at least once, and retries re-deliver the records that had succeeded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from urllib.parse import quote, unquote_plus
+from datetime import UTC, datetime
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .config import Limits
 from .engine import TextRecognizer
-from .formats import UnreadableInputError, identify
-from .storage import ObjectStore, SourceObject, SourceUnavailableError
+from .formats import ImageFormat, UnreadableInputError, identify
+from .image_info import ImageInfo, inspect_image
+from .results import (
+    Published,
+    ResultWriter,
+    SourceVersion,
+    long_key_error_key,
+    result_keys,
+)
+from .storage import (
+    JSON_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    ObjectStore,
+    ObjectTooLargeError,
+    PreconditionFailedError,
+    SourceUnavailableError,
+)
 
 logger = Logger(child=True)
 
-OUTPUT_SUFFIX = ".txt"
-MAX_KEY_BYTES = 1024  # S3's limit for a key, in UTF-8 bytes
+# Time a record may need, from measurements on two vCPUs (README, "Limits"): an A4 page of
+# 8.7 megapixels takes about 14 s. Estimates are doubled, and I/O gets a fixed allowance.
+SECONDS_PER_MEGAPIXEL = 1.7
+PDF_PAGE_MEGAPIXELS = 8.7  # the engine renders PDF pages at about A4, 300 dpi
+IO_ALLOWANCE_S = 5.0
+SAFETY_FACTOR = 2.0
+
+RemainingMillis = Callable[[], int]
 
 
 @dataclass(frozen=True)
@@ -35,6 +63,7 @@ class ObjectRef:
     bucket: str
     key: str
     version_id: str | None
+    etag: str
     event_name: str
 
     @classmethod
@@ -45,6 +74,7 @@ class ObjectRef:
             bucket=record.s3.bucket.name,
             key=unquote_plus(s3_object.key, encoding="utf-8", errors="replace"),
             version_id=s3_object.version_id,
+            etag=s3_object.etag.strip('"'),
             event_name=record.event_name,
         )
 
@@ -60,31 +90,55 @@ class Succeeded:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    bucket: str
+    key: str
+    version_id: str | None
+    reason: str
+    """duplicate (already has its result) or superseded (a newer upload owns the result)."""
+
+
+@dataclass(frozen=True)
 class Failed:
     bucket: str
     key: str
     version_id: str | None
     reason: str
-    """A stable code: object-missing, empty-object, unsupported-format, unreadable-image, ..."""
+    """A stable code: object-missing, empty-object, unsupported-format, too-large, ..."""
     message: str
     retryable: bool
+    record_key: str | None = None
+    """Where the failure record was written (permanent failures)."""
+
+
+Outcome = Succeeded | Skipped | Failed
 
 
 @dataclass
 class InvocationResult:
-    """Which records succeeded and which failed, in event order."""
+    """What became of each record, in event order."""
 
     succeeded: list[Succeeded] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
 
     @property
     def retryable(self) -> list[Failed]:
         return [failure for failure in self.failed if failure.retryable]
 
+    def add(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Succeeded):
+            self.succeeded.append(outcome)
+        elif isinstance(outcome, Skipped):
+            self.skipped.append(outcome)
+        else:
+            self.failed.append(outcome)
+
     def as_dict(self) -> dict[str, object]:
         return {
-            "records": len(self.succeeded) + len(self.failed),
+            "records": len(self.succeeded) + len(self.skipped) + len(self.failed),
             "succeeded": [asdict(s) for s in self.succeeded],
+            "skipped": [asdict(s) for s in self.skipped],
             "failed": [asdict(f) for f in self.failed],
         }
 
@@ -93,7 +147,7 @@ class RetryableRecordsError(RuntimeError):
     """Some records hit transient errors; raising lets Lambda retry the event."""
 
     def __init__(self, result: InvocationResult) -> None:
-        keys = ", ".join(f"s3://{f.bucket}/{f.key}" for f in result.retryable)
+        keys = ", ".join(f"s3://{f.bucket}/{f.key} ({f.reason})" for f in result.retryable)
         super().__init__(f"{len(result.retryable)} record(s) failed transiently: {keys}")
         self.result = result
 
@@ -106,70 +160,72 @@ class PermanentRecordError(Exception):
         self.reason = reason
 
 
-def output_key_for(source_key: str) -> str:
-    """`a/scan.png` -> `a/scan.png.txt`: unique per input, and never itself an image name."""
-    return source_key + OUTPUT_SUFFIX
+class TransientRecordError(Exception):
+    """This record may succeed later; the invocation must be retried."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
-def result_metadata(source: SourceObject, engine: TextRecognizer, pages: int) -> dict[str, str]:
-    """S3 user metadata naming the source and the engine. Values must be ASCII: keys are
-    percent-encoded (UTF-8), as in a URL."""
-    return {
-        "source-bucket": source.bucket,
-        "source-key": quote(source.key, safe="/"),
-        "source-etag": source.etag,
-        "source-version-id": source.version_id or "null",
-        "engine-version": engine.version,
-        "engine-licensed": "true" if engine.licensed else "false",
-        "page-count": str(pages),
-    }
+def estimated_seconds(info: ImageInfo) -> float:
+    """A generous estimate of recognizing `info`, writing included."""
+    if info.image_format is ImageFormat.PDF:
+        megapixels = info.pages * PDF_PAGE_MEGAPIXELS
+    else:
+        megapixels = info.pages * info.pixels_per_page / 1e6
+    return IO_ALLOWANCE_S + SAFETY_FACTOR * (1.0 + SECONDS_PER_MEGAPIXEL * megapixels)
 
 
 class OcrPipeline:
-    """Recognize S3 objects with one engine and write their text to one output bucket."""
+    """Recognize S3 objects with one engine and write their results to one output bucket."""
 
-    def __init__(self, engine: TextRecognizer, store: ObjectStore, output_bucket: str) -> None:
+    def __init__(
+        self, engine: TextRecognizer, store: ObjectStore, output_bucket: str, limits: Limits
+    ) -> None:
         self._engine = engine
         self._store = store
+        self._results = ResultWriter(store, output_bucket)
         self._output_bucket = output_bucket
+        self._limits = limits
 
-    def process_event(self, event: S3Event) -> InvocationResult:
+    def process_event(
+        self, event: S3Event, remaining_ms: RemainingMillis | None = None
+    ) -> InvocationResult:
         """Handle every record of the event; one record's failure never stops the others."""
-        return self.process_refs(ObjectRef.from_record(record) for record in event.records)
+        refs = [ObjectRef.from_record(record) for record in event.records]
+        return self.process_refs(refs, remaining_ms)
 
-    def process_refs(self, refs: Iterable[ObjectRef]) -> InvocationResult:
+    def process_refs(
+        self, refs: Iterable[ObjectRef], remaining_ms: RemainingMillis | None = None
+    ) -> InvocationResult:
+        clock = remaining_ms or (lambda: 1 << 62)
+        budget_ms = clock()  # what a fresh invocation has: more can never be available
         result = InvocationResult()
         for ref in refs:
-            outcome = self._process_one(ref)
-            if isinstance(outcome, Succeeded):
-                result.succeeded.append(outcome)
-            else:
-                result.failed.append(outcome)
+            with logger.append_context_keys(
+                bucket=ref.bucket, key=ref.key, version_id=ref.version_id
+            ):
+                outcome = self._process_one(ref, clock, budget_ms)
+                _log(outcome)
+            result.add(outcome)
         return result
 
-    def _process_one(self, ref: ObjectRef) -> Succeeded | Failed:
-        with logger.append_context_keys(bucket=ref.bucket, key=ref.key, version_id=ref.version_id):
-            try:
-                done = self._recognize_and_store(ref)
-            except PermanentRecordError as error:
-                logger.error("object failed", extra={"reason": error.reason, "error": str(error)})
-                return Failed(ref.bucket, ref.key, ref.version_id, error.reason, str(error), False)
-            except (ClientError, BotoCoreError) as error:
-                logger.exception("object failed on a transient storage error")
-                return Failed(
-                    ref.bucket, ref.key, ref.version_id, "storage-error", str(error), True
-                )
-            logger.info(
-                "object recognized",
-                extra={
-                    "output_key": done.output_key,
-                    "pages": done.pages,
-                    "characters": done.characters,
-                },
-            )
-            return done
+    def _process_one(self, ref: ObjectRef, clock: RemainingMillis, budget_ms: int) -> Outcome:
+        source = SourceVersion(ref.bucket, ref.key, ref.etag, ref.version_id)
+        try:
+            self._check_record(ref)
+            if self._results.recorded_result(source) is not None:
+                return Skipped(ref.bucket, ref.key, ref.version_id, "duplicate")
+            return self._recognize_and_publish(ref, clock, budget_ms)
+        except PermanentRecordError as error:
+            return self._fail_permanently(ref, source, error.reason, str(error))
+        except TransientRecordError as error:
+            return Failed(ref.bucket, ref.key, ref.version_id, error.reason, str(error), True)
+        except (ClientError, BotoCoreError, PreconditionFailedError) as error:
+            return Failed(ref.bucket, ref.key, ref.version_id, "storage-error", str(error), True)
 
-    def _recognize_and_store(self, ref: ObjectRef) -> Succeeded:
+    def _check_record(self, ref: ObjectRef) -> None:
         if not ref.event_name.startswith("ObjectCreated:"):
             raise PermanentRecordError(
                 "not-an-upload",
@@ -181,32 +237,149 @@ class OcrPipeline:
                 "output-is-input",
                 f"the object is in the output bucket {ref.bucket!r}; refusing to process results",
             )
-        output_key = output_key_for(ref.key)
-        if len(output_key.encode("utf-8")) > MAX_KEY_BYTES:
+        if result_keys(ref.key) is None:
             raise PermanentRecordError(
-                "key-too-long",
-                f"the result key would exceed S3's {MAX_KEY_BYTES}-byte limit for keys",
+                "key-too-long", "the key is too long to add a result suffix within S3's limit"
             )
+
+    def _recognize_and_publish(
+        self, ref: ObjectRef, clock: RemainingMillis, budget_ms: int
+    ) -> Outcome:
+        if clock() < IO_ALLOWANCE_S * 1000:
+            raise TransientRecordError("insufficient-time", "too little time left to start")
         try:
-            source = self._store.get_object(ref.bucket, ref.key, ref.version_id)
-            recognition = self._engine.recognize(source.body, identify(source.body))
+            source_object = self._store.get_object(
+                ref.bucket, ref.key, ref.version_id, self._limits.max_object_bytes
+            )
+            image_format = identify(source_object.body)
+            info = inspect_image(source_object.body, image_format)
         except SourceUnavailableError as error:
             raise PermanentRecordError("object-missing", str(error)) from error
+        except ObjectTooLargeError as error:
+            raise PermanentRecordError("too-large", str(error)) from error
+        except UnreadableInputError as error:
+            raise PermanentRecordError(error.reason, str(error)) from error
+        self._check_limits(info)
+        self._check_time(info, clock, budget_ms)
+        source = SourceVersion(
+            ref.bucket, ref.key, source_object.etag, source_object.version_id or ref.version_id
+        )
+        try:
+            recognition = self._engine.recognize(source_object.body, image_format)
         except UnreadableInputError as error:
             raise PermanentRecordError(error.reason, str(error)) from error
         if recognition.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
-        self._store.put_text(
-            self._output_bucket,
-            output_key,
-            recognition.text,
-            result_metadata(source, self._engine, recognition.page_count),
+        keys = result_keys(ref.key)
+        assert keys is not None  # checked in _check_record
+        published = self._results.publish(
+            source,
+            keys.text,
+            recognition.text.encode("utf-8"),
+            content_type=TEXT_CONTENT_TYPE,
+            metadata={
+                "engine-version": self._engine.version,
+                "engine-licensed": "true" if self._engine.licensed else "false",
+                "page-count": str(recognition.page_count),
+            },
+            replaces=keys.error,
         )
+        if published is not Published.WRITTEN:
+            return Skipped(ref.bucket, ref.key, source.version_id, published.value)
         return Succeeded(
             ref.bucket,
             ref.key,
             source.version_id,
-            output_key,
+            keys.text,
             recognition.page_count,
             len(recognition.text),
+        )
+
+    def _check_limits(self, info: ImageInfo) -> None:
+        limits = self._limits
+        if info.pages > limits.max_pages:
+            raise PermanentRecordError(
+                "too-many-pages",
+                f"the document has {info.pages} pages; the limit is {limits.max_pages} "
+                "(OCR_MAX_PAGES)",
+            )
+        if info.pixels_per_page > limits.max_pixels:
+            raise PermanentRecordError(
+                "too-many-pixels",
+                f"the image is {info.width}x{info.height} = {info.pixels_per_page:,} pixels; "
+                f"the limit is {limits.max_pixels:,} per page (OCR_MAX_PIXELS)",
+            )
+
+    def _check_time(self, info: ImageInfo, clock: RemainingMillis, budget_ms: int) -> None:
+        needed_ms = int(estimated_seconds(info) * 1000)
+        if needed_ms > budget_ms:
+            raise PermanentRecordError(
+                "exceeds-time-limit",
+                f"recognizing this needs about {needed_ms / 1000:.0f} s, more than the "
+                f"function's {budget_ms / 1000:.0f} s: raise its Timeout or split the document",
+            )
+        if needed_ms > clock():
+            raise TransientRecordError(
+                "insufficient-time",
+                f"about {needed_ms / 1000:.0f} s needed, {clock() / 1000:.0f} s left: "
+                "retrying in a fresh invocation",
+            )
+
+    def _fail_permanently(
+        self, ref: ObjectRef, source: SourceVersion, reason: str, message: str
+    ) -> Failed:
+        failed = Failed(ref.bucket, ref.key, ref.version_id, reason, message, False)
+        if reason in ("not-an-upload", "output-is-input"):
+            return failed  # not an upload of ours: there is nothing to answer for
+        keys = result_keys(ref.key)
+        record_key = keys.error if keys else long_key_error_key(ref.key)
+        record = {
+            "reason": reason,
+            "message": message,
+            "retryable": False,
+            "source": {
+                "bucket": ref.bucket,
+                "key": ref.key,
+                "etag": source.etag,
+                "version_id": source.version_id,
+            },
+            "engine_version": self._engine.version,
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        try:
+            self._results.publish(
+                source,
+                record_key,
+                json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
+                content_type=JSON_CONTENT_TYPE,
+                metadata={"failure-reason": reason, "engine-version": self._engine.version},
+                replaces=keys.text if keys else None,
+            )
+        except (ClientError, BotoCoreError, PreconditionFailedError) as error:
+            return Failed(ref.bucket, ref.key, ref.version_id, "storage-error", str(error), True)
+        return Failed(ref.bucket, ref.key, ref.version_id, reason, message, False, record_key)
+
+
+def _log(outcome: Outcome) -> None:
+    if isinstance(outcome, Succeeded):
+        logger.info(
+            "object recognized",
+            extra={
+                "outcome": "succeeded",
+                "output_key": outcome.output_key,
+                "pages": outcome.pages,
+                "characters": outcome.characters,
+            },
+        )
+    elif isinstance(outcome, Skipped):
+        logger.info("object skipped", extra={"outcome": "skipped", "reason": outcome.reason})
+    elif outcome.retryable:
+        logger.warning(
+            "object failed transiently; the event will be retried",
+            extra={"outcome": "retry", "reason": outcome.reason, "error": outcome.message},
+        )
+    else:
+        logger.error(
+            "object failed",
+            extra={"outcome": "failed", "reason": outcome.reason, "error": outcome.message},
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -11,12 +12,21 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 # Without s3:ListBucket (least privilege) S3 answers 403, not 404, for a missing key.
 _MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404", "AccessDenied", "403"}
 
 
 class SourceUnavailableError(LookupError):
     """The source object is gone or not readable by this function. Retrying cannot help."""
+
+
+class ObjectTooLargeError(ValueError):
+    """The object is larger than the configured limit; its body was not read."""
+
+
+class PreconditionFailedError(RuntimeError):
+    """A conditional write lost a race: the target changed since it was read."""
 
 
 @dataclass(frozen=True)
@@ -30,12 +40,40 @@ class SourceObject:
     body: bytes
 
 
+@dataclass(frozen=True)
+class ObjectHead:
+    """An object's identity and user metadata, without its body."""
+
+    etag: str
+    version_id: str | None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
 class ObjectStore(Protocol):
     """What the pipeline needs from storage."""
 
-    def get_object(self, bucket: str, key: str, version_id: str | None) -> SourceObject: ...
+    def get_object(
+        self, bucket: str, key: str, version_id: str | None, max_bytes: int
+    ) -> SourceObject: ...
 
-    def put_text(self, bucket: str, key: str, text: str, metadata: dict[str, str]) -> None: ...
+    def head_object(self, bucket: str, key: str) -> ObjectHead | None: ...
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+        *,
+        replaces_etag: str | None,
+    ) -> None: ...
+
+    def delete_object(self, bucket: str, key: str) -> None: ...
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class S3ObjectStore:
@@ -44,21 +82,31 @@ class S3ObjectStore:
     def __init__(self, client: S3Client) -> None:
         self._client = client
 
-    def get_object(self, bucket: str, key: str, version_id: str | None) -> SourceObject:
-        """Read the object; the exact version that triggered the event when it is known."""
-        request = {"Bucket": bucket, "Key": key}
+    def get_object(
+        self, bucket: str, key: str, version_id: str | None, max_bytes: int
+    ) -> SourceObject:
+        """Read the object, the exact version that triggered the event when it is known.
+
+        The size is checked from the response headers before the body is read."""
+        request: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id:
             request["VersionId"] = version_id
         try:
-            response = self._client.get_object(**request)  # type: ignore[arg-type]
+            response = self._client.get_object(**request)
         except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in _MISSING_CODES:
+            if _error_code(error) in _MISSING_CODES:
                 raise SourceUnavailableError(
-                    f"s3://{bucket}/{key} does not exist (any more) or is not readable ({code})"
+                    f"s3://{bucket}/{key} does not exist (any more) or is not readable "
+                    f"({_error_code(error)})"
                 ) from error
             raise
         with response["Body"] as body:
+            size = int(response.get("ContentLength", 0))
+            if size > max_bytes:
+                raise ObjectTooLargeError(
+                    f"the object is {size:,} bytes; the limit is {max_bytes:,} "
+                    "(OCR_MAX_OBJECT_BYTES)"
+                )
             data = body.read()
         return SourceObject(
             bucket=bucket,
@@ -68,12 +116,49 @@ class S3ObjectStore:
             body=data,
         )
 
-    def put_text(self, bucket: str, key: str, text: str, metadata: dict[str, str]) -> None:
-        """Write UTF-8 text; S3 makes the object visible only once it is complete."""
-        self._client.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=text.encode("utf-8"),
-            ContentType=TEXT_CONTENT_TYPE,
-            Metadata=metadata,
+    def head_object(self, bucket: str, key: str) -> ObjectHead | None:
+        """The object's identity and metadata, or None when there is no such object."""
+        try:
+            response = self._client.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if _error_code(error) in _MISSING_CODES | {"NotFound"}:
+                return None  # 403 too: without s3:ListBucket that is how S3 says "no such key"
+            raise
+        return ObjectHead(
+            etag=str(response.get("ETag", "")).strip('"'),
+            version_id=response.get("VersionId"),
+            metadata=response.get("Metadata", {}),
         )
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+        *,
+        replaces_etag: str | None,
+    ) -> None:
+        """Write the whole object in one request (S3 never shows a partial object), and only
+        if the target is still what the caller saw: absent (`replaces_etag` None) or the object
+        with that ETag. Raise PreconditionFailedError when another writer got there first."""
+        condition: dict[str, str] = (
+            {"IfMatch": f'"{replaces_etag}"'} if replaces_etag else {"IfNoneMatch": "*"}
+        )
+        try:
+            self._client.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                Metadata=dict(metadata),
+                **condition,  # type: ignore[arg-type]
+            )
+        except ClientError as error:
+            if _error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict", "412"}:
+                raise PreconditionFailedError(f"s3://{bucket}/{key} changed meanwhile") from error
+            raise
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        self._client.delete_object(Bucket=bucket, Key=key)
