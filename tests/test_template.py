@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import subprocess
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -62,18 +64,124 @@ def test_runtime_architecture_handler_and_layer() -> None:
 def statements() -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for policy in FUNCTION["Policies"]:
+        if "Fn::If" in policy:  # the license grants: see the transformed-role tests
+            continue
         assert set(policy) == {"Statement"}, "only inline statements: no broad managed policies"
         found.extend(policy["Statement"])
     return found
 
 
 def test_least_privilege_read_input_write_output() -> None:
-    actions = {(s["Sid"], tuple(s["Action"])) for s in statements()}
+    actions = {
+        (s["Sid"], tuple(s["Action"]))
+        for s in statements()
+        if s["Sid"].endswith("Results") or s["Sid"] == "ReadUploadedObjects"
+    }
     assert actions == {
         ("ReadUploadedObjects", ("s3:GetObject", "s3:GetObjectVersion")),
-        ("WriteResults", ("s3:PutObject",)),
+        ("ReadWriteResults", ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")),
     }
     assert all(s["Effect"] == "Allow" and "*" not in str(s["Action"]) for s in statements())
+
+
+def transformed(parameters: dict[str, str]) -> dict[str, Any]:
+    """The template as CloudFormation receives it after SAM's transform."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    document = copy.deepcopy(TEMPLATE)
+    document["Resources"]["OcrFunction"]["Properties"]["CodeUri"] = "s3://artifacts/fn.zip"
+    document["Resources"]["AsposeOcrLayer"]["Properties"]["ContentUri"] = "s3://artifacts/l.zip"
+    with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": "us-east-1"}):
+        result: dict[str, Any] = transform(document, parameters, NoManagedPolicies())
+    return result
+
+
+def role_statements(document: dict[str, Any], conditions: dict[str, bool]) -> list[dict[str, Any]]:
+    """The function role's inline statements, with the template's conditions decided."""
+    role = document["Resources"]["OcrFunctionRole"]["Properties"]
+    found = []
+    for entry in role["Policies"]:
+        policy = entry
+        if "Fn::If" in entry:
+            condition, if_true, _ = entry["Fn::If"]
+            if not conditions[condition]:
+                continue
+            policy = if_true
+        found.extend(policy["PolicyDocument"]["Statement"])
+    return found
+
+
+def test_transformed_role_grants_only_what_the_function_uses() -> None:
+    document = transformed({})
+    role = document["Resources"]["OcrFunctionRole"]["Properties"]
+    assert role["ManagedPolicyArns"] == [
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    ]
+    granted = role_statements(document, {"HasLicenseSecret": False, "HasLicenseParameter": False})
+    by_action = {
+        action: statement["Resource"]
+        for statement in granted
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+    assert set(by_action) == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "sqs:SendMessage",
+    }
+    assert by_action["sqs:SendMessage"] == {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}
+    assert by_action["s3:PutObject"] == {"Fn::Sub": "${OutputBucket.Arn}/*"}
+    assert by_action["s3:DeleteObject"] == {"Fn::Sub": "${OutputBucket.Arn}/*"}
+    assert "input" in str(by_action["s3:GetObjectVersion"])
+
+
+def test_license_secret_and_parameter_are_readable_only_when_configured() -> None:
+    document = transformed({})
+    with_license = role_statements(
+        document, {"HasLicenseSecret": True, "HasLicenseParameter": True}
+    )
+    license_grants = {
+        s["Sid"]: s for s in with_license if s.get("Sid", "").startswith("ReadLicense")
+    }
+    assert license_grants["ReadLicenseSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert license_grants["ReadLicenseSecret"]["Resource"] == {"Ref": "LicenseSecretArn"}
+    assert license_grants["ReadLicenseParameter"]["Action"] == ["ssm:GetParameter"]
+    assert (
+        "${LicenseParameterName}" in license_grants["ReadLicenseParameter"]["Resource"]["Fn::Sub"]
+    )
+    without = role_statements(document, {"HasLicenseSecret": False, "HasLicenseParameter": False})
+    assert not any("secretsmanager" in str(s) or "ssm:" in str(s) for s in without)
+
+
+def test_failed_events_go_to_an_encrypted_queue_with_an_alarm() -> None:
+    document = transformed({})
+    resources = document["Resources"]
+    invoke_config = resources["OcrFunctionEventInvokeConfig"]["Properties"]
+    assert 0 < invoke_config["MaximumRetryAttempts"] <= 2
+    assert 60 <= invoke_config["MaximumEventAgeInSeconds"] <= 6 * 3600
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["FailedEventsQueue", "Arn"]
+    }
+    assert resources["FailedEventsQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    alarm = resources["FailedEventsAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailedEventsQueue", "QueueName"]}}
+    ]
+    assert "FailedEventsQueueUrl" in document["Outputs"]
+
+
+def test_input_bucket_versioning_is_a_parameter() -> None:
+    versioning = RESOURCES["InputBucket"]["Properties"]["VersioningConfiguration"]
+    assert versioning["Fn::If"][0] == "VersionInputBucket"
+    assert TEMPLATE["Parameters"]["InputBucketVersioning"]["Default"] == "false"
 
 
 def test_policies_avoid_the_circular_dependency_on_the_input_bucket() -> None:
