@@ -12,7 +12,8 @@ import pytest
 from aws_lambda_powertools import Logger
 from moto import mock_aws
 
-from ocr_service.engine import Recognition, StartupTimings
+from ocr_service.config import load_engine_settings
+from ocr_service.engine import OcrEngine, Recognition, StartupTimings
 from ocr_service.formats import ImageFormat, UnreadableInputError
 from tools.samples import render_lines
 
@@ -82,3 +83,15 @@ def fake_engine() -> FakeEngine:
 def openssl_dir() -> str:
     """Where `make setup` puts OpenSSL 1.1 for the engine (the Makefile exports it)."""
     return os.environ.get("OCR_OPENSSL_LIB_DIR", str(REPO / ".cache/openssl11/lib"))
+
+
+@pytest.fixture(scope="session")
+def real_engine(tmp_path_factory: pytest.TempPathFactory) -> OcrEngine:
+    """The real Aspose engine, started once for the whole test session (as in Lambda)."""
+    settings = load_engine_settings(
+        {
+            "OCR_OPENSSL_LIB_DIR": openssl_dir(),
+            "OCR_RESOURCES_DIR": str(tmp_path_factory.mktemp("models")),
+        }
+    )
+    return OcrEngine.start(settings)

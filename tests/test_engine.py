@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, openssl_dir
-from ocr_service.config import load_engine_settings
 from ocr_service.engine import PAGE_SEPARATOR, TRIAL_WARNING, OcrEngine
 from ocr_service.formats import ImageFormat, UnreadableInputError, identify
 from tools.samples import DEMO_LINES, DEMO_WORDS, render_lines, render_pages
@@ -21,14 +20,8 @@ SECOND_PAGE = ("Second page starts here", "with more words below it", "and a thi
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> OcrEngine:
-    settings = load_engine_settings(
-        {
-            "OCR_OPENSSL_LIB_DIR": openssl_dir(),
-            "OCR_RESOURCES_DIR": str(tmp_path_factory.mktemp("models")),
-        }
-    )
-    return OcrEngine.start(settings)
+def engine(real_engine: OcrEngine) -> OcrEngine:
+    return real_engine
 
 
 def recognize(engine: OcrEngine, data: bytes) -> str:

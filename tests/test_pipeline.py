@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -13,7 +15,15 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from conftest import CORRUPT_PNG, INPUT_BUCKET, OUTPUT_BUCKET, PNG, REPO, FakeEngine
+from conftest import (
+    CORRUPT_PNG,
+    INPUT_BUCKET,
+    OUTPUT_BUCKET,
+    PARENT_LOGGER,
+    PNG,
+    REPO,
+    FakeEngine,
+)
 from ocr_service.config import DEFAULT_LIMITS, Limits
 from ocr_service.pipeline import OcrPipeline
 from ocr_service.results import long_key_error_key, result_keys
@@ -430,3 +440,34 @@ def test_work_that_can_never_fit_the_timeout_fails_permanently(
 
     assert [(f.reason, f.retryable) for f in result.failed] == [("exceeds-time-limit", False)]
     assert "Timeout" in read_json(s3, "big.png.error.json")["message"]
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """The service's log lines, formatted exactly as Lambda would receive them."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PARENT_LOGGER.registered_formatter)
+    PARENT_LOGGER.addHandler(handler)
+    yield stream
+    PARENT_LOGGER.removeHandler(handler)
+
+
+def test_untrusted_keys_cannot_forge_log_lines_or_leave_the_output_bucket(
+    s3: Any, fake_engine: FakeEngine, json_log: io.StringIO, tmp_path: Any
+) -> None:
+    forged = 'x.png\n{"level":"CRITICAL","message":"forged"}'
+    traversal = "../../../tmp/evil.png"
+    uploads = [upload(s3, forged, PNG), upload(s3, traversal, PNG)]
+
+    result = make_pipeline(s3, fake_engine).process_event(event_of(*uploads))
+
+    assert [s.key for s in result.succeeded] == [forged, traversal]
+    lines = json_log.getvalue().splitlines()
+    assert len(lines) >= 2
+    records = [json.loads(line) for line in lines]  # every line is one whole JSON record
+    assert not any(record.get("message") == "forged" for record in records)
+    assert any(record.get("key") == forged for record in records)
+    # Keys only ever name objects in the output bucket; nothing touches the file system.
+    assert output_keys(s3) == sorted([forged + ".txt", traversal + ".txt"])
+    assert not (tmp_path / "evil.png.txt").exists()

@@ -8,6 +8,8 @@ only words from the first lines.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,6 +54,23 @@ def render_pages(pages: Sequence[Sequence[str]], *, image_format: str = "TIFF") 
     buffer = io.BytesIO()
     images[0].save(buffer, image_format, save_all=True, append_images=images[1:])
     return buffer.getvalue()
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A white 1-bit PNG of any size that stays tiny on disk (a decompression bomb),
+    written directly so even 20000x20000 takes a moment, not a minute."""
+    row = b"\x00" + b"\xff" * ((width + 7) // 8)  # filter byte, then white pixels
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grayscale
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 if __name__ == "__main__":  # regenerate the warm-up image shipped with the function

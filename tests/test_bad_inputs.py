@@ -1,0 +1,78 @@
+"""The bad-input matrix through the pipeline with the real engine: each input gets its failure
+record with the right reason, the process survives, and a good image in the same event still
+gets its .txt. (bench/bad_inputs.py shows what the bare engine does with the same inputs.)"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from PIL import Image
+
+from conftest import INPUT_BUCKET, OUTPUT_BUCKET
+from ocr_service.config import DEFAULT_LIMITS
+from ocr_service.engine import OcrEngine
+from ocr_service.pipeline import OcrPipeline
+from ocr_service.storage import S3ObjectStore
+from tools.events import Upload, encode_key, s3_put_event
+from tools.samples import DEMO_WORDS, blank_png, render_lines, render_pages
+
+pytestmark = pytest.mark.engine
+
+
+def image_bytes(image: Image.Image, image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, image_format)
+    return buffer.getvalue()
+
+
+def bad_inputs() -> dict[str, tuple[bytes, str]]:
+    good = render_lines()
+    tiff = render_pages([("page one",), ("page two",)])
+    return {
+        "zero-bytes.png": (b"", "empty-object"),
+        "random-bytes.png": (random.Random(1).randbytes(65536), "unsupported-format"),
+        "text-named.png": (b"hello, this is not an image\n" * 50, "unsupported-format"),
+        "truncated.png": (good[: len(good) // 2], "truncated-image"),
+        "photo.webp": (image_bytes(Image.open(io.BytesIO(good)), "WEBP"), "unsupported-format"),
+        "one-pixel.png": (image_bytes(Image.new("L", (1, 1), 255), "PNG"), "image-too-small"),
+        "huge-20000.png": (blank_png(20000, 20000), "too-many-pixels"),
+        "pdf-300-pages.pdf": (
+            render_pages([(f"page {n}",) for n in range(300)], image_format="PDF"),
+            "too-many-pages",
+        ),
+        "tiff-lying-header.tif": (b"II*\x00\xff\xff\xff\x00" + good, "corrupt-image"),
+        "tiff-png-body.tif": (b"II*\x00" + good, "corrupt-image"),
+        "truncated.tif": (tiff[: len(tiff) * 6 // 10], "truncated-image"),
+        "truncated.jpg": (render_lines(image_format="JPEG")[:3000], "truncated-image"),
+    }
+
+
+def test_every_bad_input_fails_cleanly_and_the_good_one_succeeds(
+    s3: Any, real_engine: OcrEngine
+) -> None:
+    inputs = bad_inputs()
+    uploads = []
+    for key, (body, _) in [*inputs.items(), ("good.png", (render_lines(), ""))]:
+        put = s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body)
+        uploads.append(Upload(INPUT_BUCKET, encode_key(key), len(body), put["ETag"].strip('"')))
+    pipeline = OcrPipeline(real_engine, S3ObjectStore(s3), OUTPUT_BUCKET, DEFAULT_LIMITS)
+
+    result = pipeline.process_event(S3Event(s3_put_event(uploads)))
+
+    assert {f.key: f.reason for f in result.failed} == {k: r for k, (_, r) in inputs.items()}
+    assert not any(f.retryable for f in result.failed)
+    for key, (_, reason) in inputs.items():
+        record = json.loads(
+            s3.get_object(Bucket=OUTPUT_BUCKET, Key=key + ".error.json")["Body"].read()
+        )
+        assert record["reason"] == reason
+        assert record["source"]["key"] == key
+    assert [s.key for s in result.succeeded] == ["good.png"]
+    text = s3.get_object(Bucket=OUTPUT_BUCKET, Key="good.png.txt")["Body"].read().decode()
+    for word in DEMO_WORDS:
+        assert word in text

@@ -1,0 +1,142 @@
+"""S3 failing or vanishing mid-run, against a real S3 HTTP endpoint on loopback: the handler
+raises for Lambda's retry, nothing half-written remains, and a rerun completes."""
+
+from __future__ import annotations
+
+import importlib
+import socket
+import sys
+import urllib.request
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto.server import ThreadedMotoServer
+
+from conftest import INPUT_BUCKET, OUTPUT_BUCKET, FakeEngine
+from ocr_service.engine import OcrEngine
+from ocr_service.pipeline import RetryableRecordsError
+from tools.events import Upload, s3_put_event
+from tools.lambda_context import LocalLambdaContext
+from tools.samples import render_lines
+
+KEYS = ["one.png", "two.png", "three.png"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def endpoint(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    # moto keeps its state in this process: start every test from an empty S3.
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("OUTPUT_BUCKET", OUTPUT_BUCKET)
+    state = {"server": server, "port": port, "url": url}
+    yield state
+    state["server"].stop()
+
+
+@pytest.fixture
+def app(endpoint: dict[str, Any], fake_engine: FakeEngine) -> Iterator[ModuleType]:
+    with mock.patch.object(OcrEngine, "start", return_value=fake_engine):
+        sys.modules.pop("app", None)
+        module = importlib.import_module("app")
+        # Fail fast: the default connect timeout and retries would only slow the test down.
+        module.pipeline._store._client.meta.config.retries = {"max_attempts": 1}
+        yield module
+    sys.modules.pop("app", None)
+
+
+def seed(url: str) -> dict[str, Any]:
+    s3 = boto3.client("s3", endpoint_url=url)
+    for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    uploads = []
+    for key in KEYS:
+        put = s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=render_lines((key,), width=200))
+        uploads.append(Upload(INPUT_BUCKET, key, etag=put["ETag"].strip('"')))
+    return s3_put_event(uploads)
+
+
+def results(url: str) -> dict[str, bytes]:
+    s3 = boto3.client("s3", endpoint_url=url)
+    listed = s3.list_objects_v2(Bucket=OUTPUT_BUCKET).get("Contents", [])
+    return {
+        item["Key"]: s3.get_object(Bucket=OUTPUT_BUCKET, Key=item["Key"])["Body"].read()
+        for item in listed
+    }
+
+
+def test_s3_vanishing_mid_run_is_retried_and_the_rerun_completes(
+    app: ModuleType, endpoint: dict[str, Any], fake_engine: FakeEngine
+) -> None:
+    event = seed(endpoint["url"])
+
+    def vanish_during_the_second_object(_: bytes) -> None:
+        if len(fake_engine.calls) == 2:
+            endpoint["server"].stop()
+
+    fake_engine.during_recognition = vanish_during_the_second_object
+    with pytest.raises(RetryableRecordsError) as raised:
+        app.lambda_handler(event, LocalLambdaContext())
+    assert [(f.key, f.reason) for f in raised.value.result.retryable] == [
+        ("two.png", "storage-error"),
+        ("three.png", "storage-error"),
+    ]
+
+    # S3 comes back (moto keeps its state in this process); Lambda retries the event.
+    endpoint["server"] = ThreadedMotoServer(ip_address="127.0.0.1", port=endpoint["port"])
+    endpoint["server"].start()
+    assert sorted(results(endpoint["url"])) == ["one.png.txt"]  # nothing half-written
+    fake_engine.during_recognition = None
+
+    rerun = app.lambda_handler(event, LocalLambdaContext())
+
+    assert [s["key"] for s in rerun["skipped"]] == ["one.png"]
+    assert [s["key"] for s in rerun["succeeded"]] == ["two.png", "three.png"]
+    written = results(endpoint["url"])
+    assert sorted(written) == sorted(key + ".txt" for key in KEYS)
+    assert all(body.startswith(b"recognized ") for body in written.values())
+
+
+def test_s3_errors_on_write_are_retried_not_recorded_as_failures(
+    app: ModuleType, endpoint: dict[str, Any]
+) -> None:
+    event = seed(endpoint["url"])
+    client = app.pipeline._store._client
+
+    class EmptyBody:
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield b""
+
+    def service_unavailable(request: Any, **_: Any) -> AWSResponse | None:
+        """S3 answering 503 Service Unavailable to every write of one object."""
+        if request.method == "PUT" and "two.png" in request.url:
+            return AWSResponse(request.url, 503, {}, EmptyBody())
+        return None
+
+    client.meta.events.register("before-send.s3.PutObject", service_unavailable)
+    try:
+        with pytest.raises(RetryableRecordsError, match=r"two\.png"):
+            app.lambda_handler(event, LocalLambdaContext())
+    finally:
+        client.meta.events.unregister("before-send.s3.PutObject", service_unavailable)
+    assert sorted(results(endpoint["url"])) == ["one.png.txt", "three.png.txt"]
+
+    rerun = app.lambda_handler(event, LocalLambdaContext())
+
+    assert [s["key"] for s in rerun["succeeded"]] == ["two.png"]
+    assert sorted(results(endpoint["url"])) == sorted(key + ".txt" for key in KEYS)
