@@ -13,7 +13,7 @@ class LocalLambdaContext:
 
     function_name: str = "OcrFunction"
     memory_limit_in_mb: int = 3538
-    timeout_seconds: int = 120
+    timeout_seconds: int = 900
     function_version: str = "$LATEST"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = "/aws/lambda/OcrFunction"

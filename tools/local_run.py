@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from tools.lambda_context import LocalLambdaContext
+from tools.template_env import function_property
 
 FUNCTION_DIR = Path(__file__).resolve().parents[1] / "functions" / "ocr"
 
@@ -27,8 +28,12 @@ def import_handler_module(environment: Mapping[str, str]) -> tuple[ModuleType, f
 
 
 def invoke(module: ModuleType, event: Mapping[str, Any]) -> Any:
-    """Call the handler once with a fresh context."""
-    return module.lambda_handler(dict(event), LocalLambdaContext())
+    """Call the handler once with a fresh context sized as template.yaml says."""
+    context = LocalLambdaContext(
+        memory_limit_in_mb=int(function_property("MemorySize")),
+        timeout_seconds=int(function_property("Timeout")),
+    )
+    return module.lambda_handler(dict(event), context)
 
 
 def print_result_text(s3: Any, bucket: str, key: str) -> None:

@@ -70,12 +70,16 @@ def function_environment(
     return environment
 
 
-def function_runtime(function: str = "OcrFunction") -> str:
-    """The function's runtime (for example python3.12), from its properties or Globals."""
+def function_property(name: str, function: str = "OcrFunction") -> Any:
+    """One of the function's properties (Runtime, MemorySize, Timeout, ...), or its Global."""
     document = load_template()
     properties = document["Resources"][function]["Properties"]
-    runtime = properties.get("Runtime") or document["Globals"]["Function"]["Runtime"]
-    return str(runtime)
+    return properties.get(name, document.get("Globals", {}).get("Function", {}).get(name))
+
+
+def function_runtime(function: str = "OcrFunction") -> str:
+    """The function's runtime (for example python3.12)."""
+    return str(function_property("Runtime", function))
 
 
 class _Resolver:
