@@ -28,9 +28,7 @@ def fetch_license(source: LicenseSource) -> bytes:
         # Fetched once per cold start: Powertools' cache would only hide a changed value.
         if source.kind == "secret":
             return _license_bytes(parameters.get_secret(source.name, force_fetch=True))
-        return _license_bytes(
-            parameters.get_parameter(source.name, decrypt=True, force_fetch=True)
-        )
+        return _license_bytes(parameters.get_parameter(source.name, decrypt=True, force_fetch=True))
     except Exception as error:  # any failure here must stop the cold start, with its cause
         raise LicenseError(
             f"could not read the license from {source.variable}={source.name!r}: "

@@ -30,6 +30,7 @@ from .formats import ImageFormat, UnreadableInputError, identify
 from .image_info import ImageInfo, inspect_image
 from .results import (
     Published,
+    ResultKeys,
     ResultWriter,
     SourceVersion,
     long_key_error_key,
@@ -214,10 +215,10 @@ class OcrPipeline:
     def _process_one(self, ref: ObjectRef, clock: RemainingMillis, budget_ms: int) -> Outcome:
         source = SourceVersion(ref.bucket, ref.key, ref.etag, ref.version_id)
         try:
-            self._check_record(ref)
+            keys = self._check_record(ref)
             if self._results.recorded_result(source) is not None:
                 return Skipped(ref.bucket, ref.key, ref.version_id, "duplicate")
-            return self._recognize_and_publish(ref, clock, budget_ms)
+            return self._recognize_and_publish(ref, keys, clock, budget_ms)
         except PermanentRecordError as error:
             return self._fail_permanently(ref, source, error.reason, str(error))
         except TransientRecordError as error:
@@ -225,7 +226,8 @@ class OcrPipeline:
         except (ClientError, BotoCoreError, PreconditionFailedError) as error:
             return Failed(ref.bucket, ref.key, ref.version_id, "storage-error", str(error), True)
 
-    def _check_record(self, ref: ObjectRef) -> None:
+    def _check_record(self, ref: ObjectRef) -> ResultKeys:
+        """Refuse records this function must not process; return where the result goes."""
         if not ref.event_name.startswith("ObjectCreated:"):
             raise PermanentRecordError(
                 "not-an-upload",
@@ -237,13 +239,15 @@ class OcrPipeline:
                 "output-is-input",
                 f"the object is in the output bucket {ref.bucket!r}; refusing to process results",
             )
-        if result_keys(ref.key) is None:
+        keys = result_keys(ref.key)
+        if keys is None:
             raise PermanentRecordError(
                 "key-too-long", "the key is too long to add a result suffix within S3's limit"
             )
+        return keys
 
     def _recognize_and_publish(
-        self, ref: ObjectRef, clock: RemainingMillis, budget_ms: int
+        self, ref: ObjectRef, keys: ResultKeys, clock: RemainingMillis, budget_ms: int
     ) -> Outcome:
         if clock() < IO_ALLOWANCE_S * 1000:
             raise TransientRecordError("insufficient-time", "too little time left to start")
@@ -270,8 +274,6 @@ class OcrPipeline:
             raise PermanentRecordError(error.reason, str(error)) from error
         if recognition.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
-        keys = result_keys(ref.key)
-        assert keys is not None  # checked in _check_record
         published = self._results.publish(
             source,
             keys.text,
