@@ -20,7 +20,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.12 on PATH; the virtualenv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo test lint build validate invoke local-s3 deploy clean
+.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive load clean
 
 help:
 	@echo "make demo      set up, then recognize a rendered sample through a local S3 and the handler"
@@ -28,6 +28,8 @@ help:
 	@echo "make build     sam build (no Docker) and check Lambda's size limit"
 	@echo "make invoke EVENT=events/s3-put.json [SEED=1]   run the handler on an event (Docker-free)"
 	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
+	@echo "make redrive STACK=<name> [LOCAL=1] [DRY_RUN=1] [MAX=N]   re-run events from the failed-events queue"
+	@echo "make load [LOAD_OBJECTS=300]   several hundred objects through a local S3 and the real engine"
 	@echo "make lint      ruff and mypy --strict"
 	@echo "make deploy    sam deploy --guided"
 
@@ -67,6 +69,10 @@ invoke: setup
 
 local-s3: setup
 	$(VENV)/bin/moto_server -H 127.0.0.1 -p 5000
+
+redrive: setup
+	@test -n "$(STACK)$(QUEUE_URL)" || { echo "usage: make redrive STACK=<stack name> [LOCAL=1] [DRY_RUN=1] [MAX=N]  (or QUEUE_URL=... FUNCTION=...)" >&2; exit 2; }
+	$(PY) -m tools.redrive $(if $(STACK),--stack $(STACK),--queue-url $(QUEUE_URL) $(if $(FUNCTION),--function-name $(FUNCTION))) $(if $(LOCAL),--local) $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max $(MAX))
 
 deploy: build
 	$(VENV)/bin/sam deploy --guided

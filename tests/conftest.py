@@ -16,6 +16,7 @@ from ocr_service.config import load_engine_settings
 from ocr_service.engine import OcrEngine, Recognition, StartupTimings
 from ocr_service.formats import ImageFormat, UnreadableInputError
 from tools.samples import render_lines
+from tools.template_env import function_environment as template_environment
 
 REPO = Path(__file__).resolve().parents[1]
 INPUT_BUCKET = "test-input"
@@ -95,3 +96,12 @@ def real_engine(tmp_path_factory: pytest.TempPathFactory) -> OcrEngine:
         }
     )
     return OcrEngine.start(settings)
+
+
+@pytest.fixture
+def function_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The function's environment from template.yaml, as Lambda sets it (with our buckets)."""
+    environment = template_environment({"OutputBucket": OUTPUT_BUCKET})
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return environment

@@ -35,7 +35,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def endpoint(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def endpoint(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch, function_environment: dict[str, str]
+) -> Iterator[dict[str, Any]]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
@@ -43,7 +45,6 @@ def endpoint(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator
     # moto keeps its state in this process: start every test from an empty S3.
     urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    monkeypatch.setenv("OUTPUT_BUCKET", OUTPUT_BUCKET)
     state = {"server": server, "port": port, "url": url}
     yield state
     state["server"].stop()

@@ -27,9 +27,8 @@ def fresh_app() -> ModuleType:
 
 @pytest.fixture
 def app(
-    s3: Any, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+    s3: Any, fake_engine: FakeEngine, function_environment: dict[str, str]
 ) -> Iterator[tuple[ModuleType, mock.MagicMock]]:
-    monkeypatch.setenv("OUTPUT_BUCKET", OUTPUT_BUCKET)
     with mock.patch.object(OcrEngine, "start", return_value=fake_engine) as start:
         yield fresh_app(), start
     sys.modules.pop("app", None)

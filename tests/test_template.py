@@ -118,8 +118,9 @@ def role_statements(document: dict[str, Any], conditions: dict[str, bool]) -> li
 def test_transformed_role_grants_only_what_the_function_uses() -> None:
     document = transformed({})
     role = document["Resources"]["OcrFunctionRole"]["Properties"]
-    assert role["ManagedPolicyArns"] == [
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    assert sorted(role["ManagedPolicyArns"]) == [
+        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",  # Tracing: Active
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",  # its logs
     ]
     granted = role_statements(document, {"HasLicenseSecret": False, "HasLicenseParameter": False})
     by_action = {
@@ -206,3 +207,14 @@ def test_buckets_are_private_encrypted_and_tls_only(bucket: str) -> None:
     (deny,) = policy["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_tracing_metrics_namespace_and_failure_alarm() -> None:
+    assert TEMPLATE["Globals"]["Function"]["Tracing"] == "Active"
+    variables = FUNCTION["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "AsposeOcr"
+    alarm = RESOURCES["FailedObjectsAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AsposeOcr", "ObjectsFailed")
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+    ]

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
@@ -20,8 +20,11 @@ from ocr_service.config import load_settings
 from ocr_service.engine import OcrEngine
 from ocr_service.pipeline import OcrPipeline, RetryableRecordsError
 from ocr_service.storage import S3ObjectStore
+from ocr_service.telemetry import Telemetry
 
 logger = Logger()
+metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE / _SERVICE_NAME
+tracer = Tracer()
 
 settings = load_settings()
 engine = OcrEngine.start(settings.engine)
@@ -32,9 +35,10 @@ logger.info(
         "licensed": engine.licensed,
         "output_bucket": settings.output_bucket,
         "limits": asdict(settings.limits),
-        "license_source": settings.engine.license_source.variable
-        if settings.engine.license_source
-        else None,
+        # Which variable named the license, never its value: the secret stays secret.
+        "license_source": (
+            settings.engine.license_source.variable if settings.engine.license_source else "none"
+        ),
         "startup_seconds": asdict(engine.timings),
     },
 )
@@ -49,13 +53,19 @@ if not engine.licensed:
 s3_client = boto3.client(
     "s3", config=Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=30)
 )
-pipeline = OcrPipeline(engine, S3ObjectStore(s3_client), settings.output_bucket, settings.limits)
+telemetry = Telemetry(metrics, tracer)
+pipeline = OcrPipeline(
+    engine, S3ObjectStore(s3_client), settings.output_bucket, settings.limits, telemetry
+)
 
 
 @logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 @event_source(data_class=S3Event)
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     """Recognize every object of the event; raise only when a retry could help."""
+    telemetry.trial_mode(unlicensed=not engine.licensed)
     result = pipeline.process_event(event, context.get_remaining_time_in_millis)
     logger.info(
         "event done",

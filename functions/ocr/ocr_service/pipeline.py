@@ -14,6 +14,7 @@ at least once, and retries re-deliver the records that had succeeded.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import Limits
-from .engine import TextRecognizer
+from .engine import Recognition, TextRecognizer
 from .formats import ImageFormat, UnreadableInputError, identify
 from .image_info import ImageInfo, inspect_image
 from .results import (
@@ -44,6 +45,7 @@ from .storage import (
     PreconditionFailedError,
     SourceUnavailableError,
 )
+from .telemetry import NoTelemetry, PipelineTelemetry, WorkDone
 
 logger = Logger(child=True)
 
@@ -88,6 +90,8 @@ class Succeeded:
     output_key: str
     pages: int
     characters: int
+    input_bytes: int
+    recognition_seconds: float
 
 
 @dataclass(frozen=True)
@@ -182,9 +186,15 @@ class OcrPipeline:
     """Recognize S3 objects with one engine and write their results to one output bucket."""
 
     def __init__(
-        self, engine: TextRecognizer, store: ObjectStore, output_bucket: str, limits: Limits
+        self,
+        engine: TextRecognizer,
+        store: ObjectStore,
+        output_bucket: str,
+        limits: Limits,
+        telemetry: PipelineTelemetry | None = None,
     ) -> None:
         self._engine = engine
+        self._telemetry = telemetry or NoTelemetry()
         self._store = store
         self._results = ResultWriter(store, output_bucket)
         self._output_bucket = output_bucket
@@ -204,13 +214,36 @@ class OcrPipeline:
         budget_ms = clock()  # what a fresh invocation has: more can never be available
         result = InvocationResult()
         for ref in refs:
-            with logger.append_context_keys(
-                bucket=ref.bucket, key=ref.key, version_id=ref.version_id
+            with (
+                logger.append_context_keys(
+                    # "null" is S3's own version ID for objects in unversioned buckets.
+                    bucket=ref.bucket,
+                    key=ref.key,
+                    version_id=ref.version_id or "null",
+                ),
+                self._telemetry.span("object", key=ref.key) as annotate,
             ):
                 outcome = self._process_one(ref, clock, budget_ms)
+                annotate("outcome", type(outcome).__name__.lower())
                 _log(outcome)
+                self._report(outcome)
             result.add(outcome)
         return result
+
+    def _report(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Succeeded):
+            self._telemetry.succeeded(
+                WorkDone(
+                    outcome.input_bytes,
+                    outcome.pages,
+                    outcome.recognition_seconds,
+                    outcome.characters,
+                )
+            )
+        elif isinstance(outcome, Skipped):
+            self._telemetry.skipped()
+        else:
+            self._telemetry.failed(outcome.reason, outcome.retryable)
 
     def _process_one(self, ref: ObjectRef, clock: RemainingMillis, budget_ms: int) -> Outcome:
         source = SourceVersion(ref.bucket, ref.key, ref.etag, ref.version_id)
@@ -252,9 +285,10 @@ class OcrPipeline:
         if clock() < IO_ALLOWANCE_S * 1000:
             raise TransientRecordError("insufficient-time", "too little time left to start")
         try:
-            source_object = self._store.get_object(
-                ref.bucket, ref.key, ref.version_id, self._limits.max_object_bytes
-            )
+            with self._telemetry.span("download"):
+                source_object = self._store.get_object(
+                    ref.bucket, ref.key, ref.version_id, self._limits.max_object_bytes
+                )
             image_format = identify(source_object.body)
             info = inspect_image(source_object.body, image_format)
         except SourceUnavailableError as error:
@@ -268,13 +302,34 @@ class OcrPipeline:
         source = SourceVersion(
             ref.bucket, ref.key, source_object.etag, source_object.version_id or ref.version_id
         )
+        started = time.perf_counter()
         try:
-            recognition = self._engine.recognize(source_object.body, image_format)
+            with self._telemetry.span("recognize", format=image_format.value):
+                recognition = self._engine.recognize(source_object.body, image_format)
         except UnreadableInputError as error:
             raise PermanentRecordError(error.reason, str(error)) from error
+        recognition_seconds = time.perf_counter() - started
         if recognition.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
-        published = self._results.publish(
+        with self._telemetry.span("upload"):
+            published = self._publish_text(source, keys, recognition)
+        if published is not Published.WRITTEN:
+            return Skipped(ref.bucket, ref.key, source.version_id, published.value)
+        return Succeeded(
+            ref.bucket,
+            ref.key,
+            source.version_id,
+            keys.text,
+            recognition.page_count,
+            len(recognition.text),
+            len(source_object.body),
+            round(recognition_seconds, 3),
+        )
+
+    def _publish_text(
+        self, source: SourceVersion, keys: ResultKeys, recognition: Recognition
+    ) -> Published:
+        return self._results.publish(
             source,
             keys.text,
             recognition.text.encode("utf-8"),
@@ -285,16 +340,6 @@ class OcrPipeline:
                 "page-count": str(recognition.page_count),
             },
             replaces=keys.error,
-        )
-        if published is not Published.WRITTEN:
-            return Skipped(ref.bucket, ref.key, source.version_id, published.value)
-        return Succeeded(
-            ref.bucket,
-            ref.key,
-            source.version_id,
-            keys.text,
-            recognition.page_count,
-            len(recognition.text),
         )
 
     def _check_limits(self, info: ImageInfo) -> None:
