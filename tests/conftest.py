@@ -34,12 +34,16 @@ class FakeEngine:
     version: str = "0.0-fake"
     licensed: bool = False
     calls: list[bytes] = field(default_factory=list)
+    scales: list[float | None] = field(default_factory=list)
     during_recognition: Callable[[bytes], None] | None = None
     """A hook to change the world while the engine works (races, faults)."""
     timings: StartupTimings = field(default_factory=lambda: StartupTimings(0, 0, 0, 0, 0))
 
-    def recognize(self, data: bytes, image_format: ImageFormat) -> Recognition:
+    def recognize(
+        self, data: bytes, image_format: ImageFormat, scale: float | None = None
+    ) -> Recognition:
         self.calls.append(data)
+        self.scales.append(scale)
         if self.during_recognition is not None:
             self.during_recognition(data)
         if data == CORRUPT_PNG:

@@ -22,6 +22,7 @@ def test_defaults_with_only_the_output_bucket() -> None:
     assert settings.engine.resources_dir == DEFAULT_RESOURCES_DIR == Path("/opt/ocr-models")
     assert settings.engine.license_source is None
     assert settings.limits == DEFAULT_LIMITS
+    assert settings.max_image_side == 3508
     assert settings.engine.allow_model_downloads is False
     assert settings.engine.warm_up is True
 
@@ -40,6 +41,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
             "OCR_MAX_OBJECT_BYTES": "1000",
             "OCR_MAX_PIXELS": "2_000_000",
             "OCR_MAX_PAGES": "3",
+            "OCR_MAX_IMAGE_SIDE": "0",
         }
     )
     assert settings.engine.resources_dir == tmp_path
@@ -47,6 +49,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
         "file", str(license_file), "OCR_LICENSE_PATH"
     )
     assert settings.limits == Limits(1000, 2_000_000, 3)
+    assert settings.max_image_side == 0  # scaling off
     assert settings.engine.openssl_lib_dir == Path("/opt/lib")
     assert settings.engine.allow_model_downloads is True
     assert settings.engine.warm_up is False

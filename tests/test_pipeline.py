@@ -471,3 +471,15 @@ def test_untrusted_keys_cannot_forge_log_lines_or_leave_the_output_bucket(
     # Keys only ever name objects in the output bucket; nothing touches the file system.
     assert output_keys(s3) == sorted([forged + ".txt", traversal + ".txt"])
     assert not (tmp_path / "evil.png.txt").exists()
+
+
+def test_large_images_are_scaled_down_to_the_maximum_side(s3: Any, fake_engine: FakeEngine) -> None:
+    large = render_lines(("a wide page",), width=4000)
+    small = render_lines(("a small one",), width=400)
+    pipeline = OcrPipeline(
+        fake_engine, S3ObjectStore(s3), OUTPUT_BUCKET, DEFAULT_LIMITS, max_image_side=2000
+    )
+
+    pipeline.process_event(event_of(upload(s3, "large.png", large), upload(s3, "small.png", small)))
+
+    assert fake_engine.scales == [0.5, None]

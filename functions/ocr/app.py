@@ -35,6 +35,7 @@ logger.info(
         "licensed": engine.licensed,
         "output_bucket": settings.output_bucket,
         "limits": asdict(settings.limits),
+        "max_image_side": settings.max_image_side,
         # Which variable named the license, never its value: the secret stays secret.
         "license_source": (
             settings.engine.license_source.variable if settings.engine.license_source else "none"
@@ -55,7 +56,12 @@ s3_client = boto3.client(
 )
 telemetry = Telemetry(metrics, tracer)
 pipeline = OcrPipeline(
-    engine, S3ObjectStore(s3_client), settings.output_bucket, settings.limits, telemetry
+    engine,
+    S3ObjectStore(s3_client),
+    settings.output_bucket,
+    settings.limits,
+    telemetry=telemetry,
+    max_image_side=settings.max_image_side,
 )
 
 

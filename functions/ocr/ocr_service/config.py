@@ -59,6 +59,10 @@ DEFAULT_LIMITS = Limits(
 )
 
 
+# The long side of an A4 page at 300 dpi, the resolution OCR is tuned for (README, "Sizing").
+DEFAULT_MAX_IMAGE_SIDE = 3508
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """What the OCR engine needs to start."""
@@ -81,6 +85,8 @@ class Settings:
 
     output_bucket: str
     limits: Limits
+    max_image_side: int
+    """Images longer than this (pixels) are scaled down before recognition; 0 turns it off."""
     engine: EngineSettings
 
 
@@ -161,7 +167,15 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         max_pixels=_positive_int(environ, "OCR_MAX_PIXELS", DEFAULT_LIMITS.max_pixels, problems),
         max_pages=_positive_int(environ, "OCR_MAX_PAGES", DEFAULT_LIMITS.max_pages, problems),
     )
+    scaling_off = environ.get("OCR_MAX_IMAGE_SIDE", "").strip() == "0"
+    max_image_side = (
+        0
+        if scaling_off
+        else _positive_int(environ, "OCR_MAX_IMAGE_SIDE", DEFAULT_MAX_IMAGE_SIDE, problems)
+    )
     engine = _engine_settings(environ, problems)
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
-    return Settings(output_bucket=output_bucket, limits=limits, engine=engine)
+    return Settings(
+        output_bucket=output_bucket, limits=limits, max_image_side=max_image_side, engine=engine
+    )

@@ -56,7 +56,9 @@ class TextRecognizer(Protocol):
     @property
     def licensed(self) -> bool: ...
 
-    def recognize(self, data: bytes, image_format: ImageFormat) -> Recognition: ...
+    def recognize(
+        self, data: bytes, image_format: ImageFormat, scale: float | None = None
+    ) -> Recognition: ...
 
 
 class OcrEngine:
@@ -112,8 +114,11 @@ class OcrEngine:
         )
         return engine
 
-    def recognize(self, data: bytes, image_format: ImageFormat) -> Recognition:
-        """Recognize every page of an image or document (see `formats.identify`).
+    def recognize(
+        self, data: bytes, image_format: ImageFormat, scale: float | None = None
+    ) -> Recognition:
+        """Recognize every page of an image or document (see `formats.identify`), resized by
+        `scale` first if given (the engine's own filter: no decoding in Python).
 
         Raises UnreadableInputError when the engine rejects the data.
         """
@@ -122,7 +127,12 @@ class OcrEngine:
             ImageFormat.TIFF: ocr.InputType.TIFF,
             ImageFormat.PDF: ocr.InputType.PDF,
         }.get(image_format, ocr.InputType.SINGLE_IMAGE)
-        ocr_input = ocr.OcrInput(input_type)
+        if scale is None:
+            ocr_input = ocr.OcrInput(input_type)
+        else:
+            filters = ocr.models.preprocessingfilters.PreprocessingFilter()
+            filters.add(ocr.models.preprocessingfilters.PreprocessingFilter.scale(scale))
+            ocr_input = ocr.OcrInput(input_type, filters)
         ocr_input.add(io.BytesIO(data))  # a stream: no temporary file
         try:
             pages = list(self._api.recognize(ocr_input, ocr.RecognitionSettings()))

@@ -191,8 +191,11 @@ class OcrPipeline:
         store: ObjectStore,
         output_bucket: str,
         limits: Limits,
+        *,
         telemetry: PipelineTelemetry | None = None,
+        max_image_side: int = 0,
     ) -> None:
+        self._max_image_side = max_image_side
         self._engine = engine
         self._telemetry = telemetry or NoTelemetry()
         self._store = store
@@ -305,7 +308,9 @@ class OcrPipeline:
         started = time.perf_counter()
         try:
             with self._telemetry.span("recognize", format=image_format.value):
-                recognition = self._engine.recognize(source_object.body, image_format)
+                recognition = self._engine.recognize(
+                    source_object.body, image_format, self._downscale(info)
+                )
         except UnreadableInputError as error:
             raise PermanentRecordError(error.reason, str(error)) from error
         recognition_seconds = time.perf_counter() - started
@@ -341,6 +346,14 @@ class OcrPipeline:
             },
             replaces=keys.error,
         )
+
+    def _downscale(self, info: ImageInfo) -> float | None:
+        """The factor that brings an image's long side down to the configured maximum:
+        fewer pixels, faster recognition, with text still legible (README, "Sizing")."""
+        longest = max(info.width, info.height)
+        if not self._max_image_side or longest <= self._max_image_side:
+            return None  # PDF pages have no known size (0) and are never scaled here
+        return self._max_image_side / longest
 
     def _check_limits(self, info: ImageInfo) -> None:
         limits = self._limits
