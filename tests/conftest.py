@@ -35,15 +35,23 @@ class FakeEngine:
     licensed: bool = False
     calls: list[bytes] = field(default_factory=list)
     scales: list[float | None] = field(default_factory=list)
+    languages: list[str | None] = field(default_factory=list)
     during_recognition: Callable[[bytes], None] | None = None
     """A hook to change the world while the engine works (races, faults)."""
     timings: StartupTimings = field(default_factory=lambda: StartupTimings(0, 0, 0, 0, 0))
 
+    language_names: frozenset[str] = frozenset({"LATIN", "ENG", "RUS", "UKR", "DEU", "CYRILLIC"})
+
     def recognize(
-        self, data: bytes, image_format: ImageFormat, scale: float | None = None
+        self,
+        data: bytes,
+        image_format: ImageFormat,
+        scale: float | None = None,
+        language: str | None = None,
     ) -> Recognition:
         self.calls.append(data)
         self.scales.append(scale)
+        self.languages.append(language)
         if self.during_recognition is not None:
             self.during_recognition(data)
         if data == CORRUPT_PNG:

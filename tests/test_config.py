@@ -95,3 +95,14 @@ def test_only_one_license_source() -> None:
 def test_missing_output_bucket() -> None:
     with pytest.raises(ConfigError, match="OUTPUT_BUCKET is not set"):
         load_settings({})
+
+
+def test_language_settings() -> None:
+    settings = load_settings(
+        {"OUTPUT_BUCKET": "out", "OCR_LANGUAGE": "ru", "OCR_LANGUAGE_BY_PREFIX": "en/=en;de/=deu"}
+    )
+    assert settings.language == "ru"
+    assert settings.language_by_prefix == {"en/": "en", "de/": "deu"}
+    assert load_settings({"OUTPUT_BUCKET": "out"}).language == "LATIN"
+    with pytest.raises(ConfigError, match="OCR_LANGUAGE_BY_PREFIX: 'ru/' is not of the form"):
+        load_settings({"OUTPUT_BUCKET": "out", "OCR_LANGUAGE_BY_PREFIX": "ru/"})

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, openssl_dir
-from ocr_service.engine import PAGE_SEPARATOR, TRIAL_WARNING, OcrEngine
+from ocr_service.engine import PAGE_SEPARATOR, TRIAL_WARNING, MissingModelError, OcrEngine
 from ocr_service.formats import ImageFormat, UnreadableInputError, identify
 from tools.samples import DEMO_LINES, DEMO_WORDS, render_lines, render_pages
 
@@ -120,3 +120,13 @@ def test_missing_openssl_is_a_clear_error_not_an_abort(tmp_path: Path) -> None:
     assert started.returncode == 1  # a Python exception, not SIGABRT (-6) from the runtime
     assert "NativeSetupError" in started.stderr
     assert "OpenSSL 1.1" in started.stderr and "OCR_OPENSSL_LIB_DIR" in started.stderr
+
+
+def test_cyrillic_without_its_model_is_a_clear_offline_error(engine: OcrEngine) -> None:
+    data = render_lines(("Привет, мир", "Съешь же ещё этих мягких", "французских булок"))
+    with pytest.raises(MissingModelError) as raised:
+        engine.recognize(data, identify(data), language="RUS")
+    assert raised.value.model.startswith("aspose-ocr-cyrillic")
+    assert "OCR_MODELS=" in str(raised.value)
+    assert "RUS" in engine.language_names and "LATIN" in engine.language_names
+    assert "Invoice" in recognize(engine, render_lines())  # the engine keeps working

@@ -400,3 +400,43 @@ def test_the_build_uses_the_shared_measurement_module() -> None:
     assert build_layer.zip_entry_size is shared.zip_entry_size
     assert check_sizes.files_under is shared.files_under
     assert check_sizes.zip_entry_size is shared.zip_entry_size
+
+
+# --- bundling engine models ------------------------------------------------------------------
+
+
+def test_requested_models_are_file_names_only() -> None:
+    assert build_layer.requested_models(" aspose-ocr-cyrillic-v1.ocr, x-v2.ocr ,") == [
+        "aspose-ocr-cyrillic-v1.ocr",
+        "x-v2.ocr",
+    ]
+    for bad in ("../etc/passwd.ocr", "model.bin", "a/b.ocr"):
+        with pytest.raises(build_layer.BuildError, match="not a model file name"):
+            build_layer.requested_models(bad)
+
+
+def test_models_are_bundled_from_the_models_dir(tmp_path: Path) -> None:
+    source, models = tmp_path / "source", tmp_path / "layer" / "ocr-models"
+    source.mkdir()
+    models.mkdir(parents=True)
+    (source / "aspose-ocr-cyrillic-v1.ocr").write_bytes(b"stand-in model")
+
+    build_layer.bundle_models(
+        models, ["aspose-ocr-cyrillic-v1.ocr"], source, tmp_path / "site", tmp_path / "lib"
+    )
+
+    assert (models / "aspose-ocr-cyrillic-v1.ocr").read_bytes() == b"stand-in model"
+
+
+def test_a_model_that_cannot_be_had_fails_the_build_clearly(tmp_path: Path) -> None:
+    models = tmp_path / "ocr-models"
+    models.mkdir()
+    # No engine in this "site": the download attempt fails at once, as it would offline.
+    with pytest.raises(build_layer.BuildError) as raised:
+        build_layer.bundle_models(
+            models, ["aspose-ocr-arabic-v1.ocr"], tmp_path / "source", tmp_path / "site", tmp_path
+        )
+    message = str(raised.value)
+    assert "aspose-ocr-arabic-v1.ocr is not in" in message
+    assert "OCR_MODELS_DIR" in message
+    assert not (models / "aspose-ocr-arabic-v1.ocr").exists()

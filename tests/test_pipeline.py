@@ -25,6 +25,7 @@ from conftest import (
     FakeEngine,
 )
 from ocr_service.config import DEFAULT_LIMITS, Limits
+from ocr_service.languages import LanguagePolicy
 from ocr_service.pipeline import OcrPipeline
 from ocr_service.results import long_key_error_key, result_keys
 from ocr_service.storage import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, S3ObjectStore
@@ -80,6 +81,7 @@ def test_writes_utf8_text_with_source_metadata(s3: Any, fake_engine: FakeEngine)
         "engine-version": "0.0-fake",
         "engine-licensed": "false",
         "page-count": "1",
+        "ocr-language": "LATIN",
     }
 
 
@@ -483,3 +485,42 @@ def test_large_images_are_scaled_down_to_the_maximum_side(s3: Any, fake_engine: 
     pipeline.process_event(event_of(upload(s3, "large.png", large), upload(s3, "small.png", small)))
 
     assert fake_engine.scales == [0.5, None]
+
+
+def test_language_from_metadata_then_prefix_then_default(s3: Any, fake_engine: FakeEngine) -> None:
+    languages = LanguagePolicy("en", {"ru/": "ru", "ru/uk/": "ukr"}, fake_engine.language_names)
+    pipeline = OcrPipeline(
+        fake_engine, S3ObjectStore(s3), OUTPUT_BUCKET, DEFAULT_LIMITS, languages=languages
+    )
+    tagged = s3.put_object(
+        Bucket=INPUT_BUCKET, Key="ru/tagged.png", Body=PNG, Metadata={"ocr-language": "de"}
+    )
+    uploads = [
+        Upload(INPUT_BUCKET, "ru/tagged.png", etag=tagged["ETag"].strip('"')),
+        upload(s3, "ru/uk/plain.png", PNG),
+        upload(s3, "ru/plain.png", PNG),
+        upload(s3, "other.png", PNG),
+    ]
+
+    pipeline.process_event(event_of(*uploads))
+
+    assert fake_engine.languages == ["DEU", "UKR", "RUS", "ENG"]
+    metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="ru/tagged.png.txt")["Metadata"]
+    assert metadata["ocr-language"] == "DEU"
+
+
+def test_unknown_language_in_metadata_fails_with_the_accepted_names(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    put = s3.put_object(
+        Bucket=INPUT_BUCKET, Key="x.png", Body=PNG, Metadata={"ocr-language": "klingon"}
+    )
+
+    result = make_pipeline(s3, fake_engine).process_event(
+        event_of(Upload(INPUT_BUCKET, "x.png", etag=put["ETag"].strip('"')))
+    )
+
+    assert [f.reason for f in result.failed] == ["unknown-language"]
+    message = read_json(s3, "x.png.error.json")["message"]
+    assert "'klingon'" in message and "ru" in message and "CYRILLIC" in message
+    assert fake_engine.calls == []

@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from ocr_service.config import load_settings
 from ocr_service.engine import OcrEngine
+from ocr_service.languages import LanguagePolicy
 from ocr_service.pipeline import OcrPipeline, RetryableRecordsError
 from ocr_service.storage import S3ObjectStore
 from ocr_service.telemetry import Telemetry
@@ -36,6 +37,8 @@ logger.info(
         "output_bucket": settings.output_bucket,
         "limits": asdict(settings.limits),
         "max_image_side": settings.max_image_side,
+        "language": settings.language,
+        "language_by_prefix": settings.language_by_prefix,
         # Which variable named the license, never its value: the secret stays secret.
         "license_source": (
             settings.engine.license_source.variable if settings.engine.license_source else "none"
@@ -62,6 +65,8 @@ pipeline = OcrPipeline(
     settings.limits,
     telemetry=telemetry,
     max_image_side=settings.max_image_side,
+    # An unknown default or prefix language fails the cold start with the accepted names.
+    languages=LanguagePolicy(settings.language, settings.language_by_prefix, engine.language_names),
 )
 
 

@@ -20,7 +20,8 @@ Steps, each printed with what it removed:
    Windows-native DLLs, static archives, .NET debugger files, PyInstaller/Nuitka hooks, stubs,
    bytecode caches) and, with ``--without-pdf`` (or ``WITHOUT_PDF=1``), ``Aspose.PDF.dll``;
 3. OpenSSL 1.1 into ``lib/`` with ``fetch_openssl.py`` (pinned, SHA-256 checked, cached);
-4. ``ocr-models/README.txt``;
+4. ``ocr-models/``: README.txt and the models named in ``OCR_MODELS`` (from ``OCR_MODELS_DIR``,
+   or downloaded at build time where there is network access);
 5. a self-test: a fresh, isolated Python 3.12 recognizes ``selftest.png`` with the layer alone;
 6. the layer's size, unzipped and zipped as SAM zips it (measured by the sibling
    ``lambda_sizes.py``, shared with ``tools/check_sizes.py``); more than Lambda's limit fails.
@@ -357,6 +358,74 @@ print("SELFTEST_RESULT " + json.dumps({
 """
 
 
+DOWNLOAD_MODEL_CODE = r"""
+import sys
+site, target, name = sys.argv[1:4]
+sys.path.insert(0, site)
+import aspose.ocr as ocr
+ocr.Logging.set_file_system(False)
+ocr.Resources.set_local_path(target)
+ocr.Resources.allow_automatic_downloads(True)
+ocr.Resources.fetch_resource(name)
+"""
+MODEL_NAME = re.compile(r"^[A-Za-z0-9._-]+\.ocr$")
+
+
+def requested_models(raw: str) -> list[str]:
+    """`aspose-ocr-cyrillic-v1.ocr, ...` -> file names; raise BuildError on anything else."""
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    for name in names:
+        if not MODEL_NAME.fullmatch(name):
+            raise BuildError(f"OCR_MODELS: {name!r} is not a model file name like x-v1.ocr")
+    return names
+
+
+def bundle_models(models: Path, names: list[str], source: Path, site: Path, lib: Path) -> None:
+    """Copy each named model from ``source`` into the layer's ``models`` directory. A model not
+    in ``source`` is downloaded into it first, with the engine itself, which needs network
+    access to the engine's public resources at build time (Lambda never downloads)."""
+    for name in names:
+        cached = source / name
+        if not cached.is_file():
+            log(f"model {name}: not in {source}; downloading it with the engine ...")
+            source.mkdir(parents=True, exist_ok=True)
+            child = subprocess.run(
+                [*_python_command(DOWNLOAD_MODEL_CODE), str(site), str(source), name],
+                env=_engine_environment(lib, str(source)),
+                cwd=source,
+                capture_output=True,
+                text=True,
+                timeout=SELFTEST_TIMEOUT_S,
+                check=False,
+            )
+            if child.returncode != 0 or not cached.is_file():
+                raise BuildError(
+                    f"model {name} is not in {source} and could not be downloaded (exit code "
+                    f"{child.returncode}; no network?). Put the file there (OCR_MODELS_DIR) and "
+                    "build again. Output: " + (child.stderr or child.stdout)[-1000:]
+                )
+        shutil.copy2(cached, models / name)
+        log(f"model {name}: bundled ({fmt(cached.stat().st_size)})")
+
+
+def _python_command(code: str) -> list[str]:
+    """This interpreter, isolated: no user or system site-packages, no bytecode written."""
+    return [sys.executable, "-I", "-S", "-B", "-c", code]
+
+
+def _engine_environment(lib: Path, scratch: str) -> dict[str, str]:
+    """The environment the engine needs in a child process, as the function sets it."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": scratch,
+        "TMPDIR": scratch,
+        "LANG": "C.UTF-8",
+        "LD_LIBRARY_PATH": str(lib),
+        "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1",
+        "COMPlus_EnableDiagnostics": "0",
+    }
+
+
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Return ``{relative path: (size, mtime_ns)}`` of every file below ``root``."""
     return {
@@ -375,17 +444,8 @@ def self_test(artifacts: Path) -> None:
     site, lib, models = artifacts / "python", artifacts / "lib", artifacts / "ocr-models"
     before = snapshot(artifacts)
     with tempfile.TemporaryDirectory(prefix="ocr-layer-selftest-") as scratch:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": scratch,
-            "TMPDIR": scratch,
-            "LANG": "C.UTF-8",
-            "LD_LIBRARY_PATH": str(lib),
-            "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT": "1",
-            "COMPlus_EnableDiagnostics": "0",
-        }
-        command = [sys.executable, "-I", "-S", "-B", "-c", SELFTEST_CODE]
-        command += [str(site), str(models), str(SELFTEST_IMAGE)]
+        env = _engine_environment(lib, scratch)
+        command = [*_python_command(SELFTEST_CODE), str(site), str(models), str(SELFTEST_IMAGE)]
         log(f"self-test: recognizing {SELFTEST_IMAGE.name} with the layer alone ...")
         started = time.monotonic()
         try:
@@ -431,7 +491,12 @@ def self_test(artifacts: Path) -> None:
     )
 
 
-def build(artifacts: Path, without_pdf: bool) -> None:
+def build(
+    artifacts: Path,
+    without_pdf: bool,
+    models_wanted: list[str] | None = None,
+    models_source: Path | None = None,
+) -> None:
     """Build the layer into ``artifacts``; raise :class:`BuildError` on any failure."""
     if sys.version_info[:2] != RUNTIME_VERSION:
         wanted = ".".join(str(part) for part in RUNTIME_VERSION)
@@ -457,6 +522,9 @@ def build(artifacts: Path, without_pdf: bool) -> None:
     fetch_openssl(lib)
     models.mkdir()
     (models / "README.txt").write_text(MODELS_README, encoding="utf-8")
+    bundle_models(
+        models, models_wanted or [], models_source or default_cache_dir() / "models", site, lib
+    )
     self_test(artifacts)
 
     unzipped, zipped = book.sizes()
@@ -499,11 +567,29 @@ def main(argv: list[str] | None = None) -> int:
         help=f"also remove {PDF_ASSEMBLY} (64.9 MB; PDF input then fails) "
         "(default: $WITHOUT_PDF, else keep it)",
     )
+    parser.add_argument(
+        "--models",
+        default=os.environ.get("OCR_MODELS", ""),
+        help="comma-separated engine model files to bundle, e.g. aspose-ocr-cyrillic-v1.ocr "
+        "(default: $OCR_MODELS)",
+    )
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=os.environ.get("OCR_MODELS_DIR") or None,
+        help="where the model files are (default: $OCR_MODELS_DIR, else the build cache; "
+        "missing ones are downloaded there)",
+    )
     args = parser.parse_args(argv)
     if args.artifacts_dir is None:
         parser.error("--artifacts-dir or $ARTIFACTS_DIR is required")
     try:
-        build(Path(args.artifacts_dir), bool(args.without_pdf))
+        build(
+            Path(args.artifacts_dir),
+            bool(args.without_pdf),
+            requested_models(args.models),
+            args.models_dir,
+        )
     except BuildError as error:
         print(f"build_layer: ERROR: {error}", file=sys.stderr, flush=True)
         return 1

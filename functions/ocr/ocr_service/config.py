@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .languages import DEFAULT_LANGUAGE, parse_prefix_rules
+
 # Where the layer puts the engine's model resources (see layers/aspose-ocr/build_layer.py).
 DEFAULT_RESOURCES_DIR = Path("/opt/ocr-models")
 
@@ -87,6 +89,10 @@ class Settings:
     limits: Limits
     max_image_side: int
     """Images longer than this (pixels) are scaled down before recognition; 0 turns it off."""
+    language: str
+    """The default language, as the user named it (see languages.py)."""
+    language_by_prefix: dict[str, str]
+    """Key prefix -> language, for objects without an `ocr-language` metadata value."""
     engine: EngineSettings
 
 
@@ -173,9 +179,19 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         if scaling_off
         else _positive_int(environ, "OCR_MAX_IMAGE_SIDE", DEFAULT_MAX_IMAGE_SIDE, problems)
     )
+    try:
+        language_by_prefix = parse_prefix_rules(environ.get("OCR_LANGUAGE_BY_PREFIX", ""))
+    except ValueError as error:
+        problems.append(f"OCR_LANGUAGE_BY_PREFIX: {error}")
+        language_by_prefix = {}
     engine = _engine_settings(environ, problems)
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return Settings(
-        output_bucket=output_bucket, limits=limits, max_image_side=max_image_side, engine=engine
+        output_bucket=output_bucket,
+        limits=limits,
+        max_image_side=max_image_side,
+        language=environ.get("OCR_LANGUAGE", "").strip() or DEFAULT_LANGUAGE,
+        language_by_prefix=language_by_prefix,
+        engine=engine,
     )

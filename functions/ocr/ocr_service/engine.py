@@ -8,6 +8,7 @@ before the first request rather than by it.
 from __future__ import annotations
 
 import io
+import re
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -22,7 +23,11 @@ from .native import prepare_runtime_environment
 # The engine appends this to each page's text and to `warnings` when it runs unlicensed.
 TRIAL_WARNING = "Trial Licenses"
 PAGE_SEPARATOR = "\f"  # form feed: the plain-text convention for a page break
-_WARM_UP_IMAGE = "warmup.png"  # a few lines of rendered text, shipped with the function
+_WARM_UP_IMAGE = "warmup.png"
+# How the engine says a model is missing once downloads are off.
+_MISSING_MODEL = re.compile(
+    r"install the '([^']+\.ocr)'"
+)  # a few lines of rendered text, shipped with the function
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,18 @@ class StartupTimings:
     warm_up_s: float
 
 
+class MissingModelError(RuntimeError):
+    """The language needs a model file that is not installed (and may not be downloaded)."""
+
+    def __init__(self, model: str, language: str) -> None:
+        super().__init__(
+            f"the language {language} needs the engine model {model!r}, which is not installed "
+            f"in the model directory (OCR_RESOURCES_DIR): bundle it into the layer with "
+            f'`make build OCR_MODELS={model}` (README, "Languages and models")'
+        )
+        self.model = model
+
+
 class TextRecognizer(Protocol):
     """What the pipeline needs from an OCR engine (the real one, or a fake in tests)."""
 
@@ -56,8 +73,15 @@ class TextRecognizer(Protocol):
     @property
     def licensed(self) -> bool: ...
 
+    @property
+    def language_names(self) -> frozenset[str]: ...
+
     def recognize(
-        self, data: bytes, image_format: ImageFormat, scale: float | None = None
+        self,
+        data: bytes,
+        image_format: ImageFormat,
+        scale: float | None = None,
+        language: str | None = None,
     ) -> Recognition: ...
 
 
@@ -114,13 +138,24 @@ class OcrEngine:
         )
         return engine
 
+    @property
+    def language_names(self) -> frozenset[str]:
+        """The engine's names for the languages it can be asked for (ENG, RUS, LATIN, ...)."""
+        return frozenset(name for name in dir(self._ocr.Language) if name.isupper())
+
     def recognize(
-        self, data: bytes, image_format: ImageFormat, scale: float | None = None
+        self,
+        data: bytes,
+        image_format: ImageFormat,
+        scale: float | None = None,
+        language: str | None = None,
     ) -> Recognition:
         """Recognize every page of an image or document (see `formats.identify`), resized by
-        `scale` first if given (the engine's own filter: no decoding in Python).
+        `scale` first if given (the engine's own filter: no decoding in Python), in `language`
+        (one of `language_names`; the engine's default, LATIN, if None).
 
-        Raises UnreadableInputError when the engine rejects the data.
+        Raises MissingModelError when the language needs a model that is not installed, and
+        UnreadableInputError when the engine rejects the data.
         """
         ocr = self._ocr
         input_type = {
@@ -135,8 +170,14 @@ class OcrEngine:
             ocr_input = ocr.OcrInput(input_type, filters)
         ocr_input.add(io.BytesIO(data))  # a stream: no temporary file
         try:
-            pages = list(self._api.recognize(ocr_input, ocr.RecognitionSettings()))
+            settings = ocr.RecognitionSettings()
+            if language is not None:
+                settings.language = getattr(ocr.Language, language)
+            pages = list(self._api.recognize(ocr_input, settings))
         except RuntimeError as error:  # every engine-side failure surfaces as RuntimeError
+            missing = _MISSING_MODEL.search(str(error))
+            if missing:
+                raise MissingModelError(missing.group(1), language or "default") from error
             raise UnreadableInputError(
                 "unreadable-image",
                 f"the engine could not read this {image_format.value.upper()} data: {error}",

@@ -26,9 +26,10 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .config import Limits
-from .engine import Recognition, TextRecognizer
+from .engine import MissingModelError, Recognition, TextRecognizer
 from .formats import ImageFormat, UnreadableInputError, identify
 from .image_info import ImageInfo, inspect_image
+from .languages import DEFAULT_LANGUAGE, LanguagePolicy, UnknownLanguageError
 from .results import (
     Published,
     ResultKeys,
@@ -194,8 +195,10 @@ class OcrPipeline:
         *,
         telemetry: PipelineTelemetry | None = None,
         max_image_side: int = 0,
+        languages: LanguagePolicy | None = None,
     ) -> None:
         self._max_image_side = max_image_side
+        self._languages = languages or LanguagePolicy(DEFAULT_LANGUAGE, {}, engine.language_names)
         self._engine = engine
         self._telemetry = telemetry or NoTelemetry()
         self._store = store
@@ -302,6 +305,11 @@ class OcrPipeline:
             raise PermanentRecordError(error.reason, str(error)) from error
         self._check_limits(info)
         self._check_time(info, clock, budget_ms)
+        try:
+            language = self._languages.choose(ref.key, source_object.metadata)
+        except UnknownLanguageError as error:
+            raise PermanentRecordError("unknown-language", str(error)) from error
+        logger.debug("language chosen", extra={"language": language.name, "by": language.source})
         source = SourceVersion(
             ref.bucket, ref.key, source_object.etag, source_object.version_id or ref.version_id
         )
@@ -309,15 +317,17 @@ class OcrPipeline:
         try:
             with self._telemetry.span("recognize", format=image_format.value):
                 recognition = self._engine.recognize(
-                    source_object.body, image_format, self._downscale(info)
+                    source_object.body, image_format, self._downscale(info), language.name
                 )
         except UnreadableInputError as error:
             raise PermanentRecordError(error.reason, str(error)) from error
+        except MissingModelError as error:
+            raise PermanentRecordError("model-missing", str(error)) from error
         recognition_seconds = time.perf_counter() - started
         if recognition.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
         with self._telemetry.span("upload"):
-            published = self._publish_text(source, keys, recognition)
+            published = self._publish_text(source, keys, recognition, language.name)
         if published is not Published.WRITTEN:
             return Skipped(ref.bucket, ref.key, source.version_id, published.value)
         return Succeeded(
@@ -332,7 +342,7 @@ class OcrPipeline:
         )
 
     def _publish_text(
-        self, source: SourceVersion, keys: ResultKeys, recognition: Recognition
+        self, source: SourceVersion, keys: ResultKeys, recognition: Recognition, language: str
     ) -> Published:
         return self._results.publish(
             source,
@@ -343,6 +353,7 @@ class OcrPipeline:
                 "engine-version": self._engine.version,
                 "engine-licensed": "true" if self._engine.licensed else "false",
                 "page-count": str(recognition.page_count),
+                "ocr-language": language,
             },
             replaces=keys.error,
         )

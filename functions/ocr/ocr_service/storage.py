@@ -38,6 +38,8 @@ class SourceObject:
     version_id: str | None
     etag: str
     body: bytes
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    """The object's user metadata (x-amz-meta-*), lower-case names."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class S3ObjectStore:
             version_id=response.get("VersionId") or version_id,
             etag=str(response.get("ETag", "")).strip('"'),
             body=data,
+            metadata=response.get("Metadata", {}),
         )
 
     def head_object(self, bucket: str, key: str) -> ObjectHead | None:
