@@ -17,6 +17,7 @@ from conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from ocr_service.config import DEFAULT_LIMITS
 from ocr_service.engine import OcrEngine
 from ocr_service.pipeline import OcrPipeline
+from ocr_service.recognition import DocumentRecognizer
 from ocr_service.storage import S3ObjectStore
 from tools.events import Upload, encode_key, s3_put_event
 from tools.samples import DEMO_WORDS, blank_png, render_lines, render_pages
@@ -38,7 +39,6 @@ def bad_inputs() -> dict[str, tuple[bytes, str]]:
         "random-bytes.png": (random.Random(1).randbytes(65536), "unsupported-format"),
         "text-named.png": (b"hello, this is not an image\n" * 50, "unsupported-format"),
         "truncated.png": (good[: len(good) // 2], "truncated-image"),
-        "photo.webp": (image_bytes(Image.open(io.BytesIO(good)), "WEBP"), "unsupported-format"),
         "one-pixel.png": (image_bytes(Image.new("L", (1, 1), 255), "PNG"), "image-too-small"),
         "huge-20000.png": (blank_png(20000, 20000), "too-many-pixels"),
         "pdf-300-pages.pdf": (
@@ -57,10 +57,13 @@ def test_every_bad_input_fails_cleanly_and_the_good_one_succeeds(
 ) -> None:
     inputs = bad_inputs()
     uploads = []
-    for key, (body, _) in [*inputs.items(), ("good.png", (render_lines(), ""))]:
+    webp = image_bytes(Image.open(io.BytesIO(render_lines())), "WEBP")
+    good = [("good.png", (render_lines(), "")), ("good.webp", (webp, ""))]
+    for key, (body, _) in [*inputs.items(), *good]:
         put = s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body)
         uploads.append(Upload(INPUT_BUCKET, encode_key(key), len(body), put["ETag"].strip('"')))
-    pipeline = OcrPipeline(real_engine, S3ObjectStore(s3), OUTPUT_BUCKET, DEFAULT_LIMITS)
+    recognizer = DocumentRecognizer(real_engine, DEFAULT_LIMITS)
+    pipeline = OcrPipeline(recognizer, S3ObjectStore(s3), OUTPUT_BUCKET)
 
     result = pipeline.process_event(S3Event(s3_put_event(uploads)))
 
@@ -72,7 +75,8 @@ def test_every_bad_input_fails_cleanly_and_the_good_one_succeeds(
         )
         assert record["reason"] == reason
         assert record["source"]["key"] == key
-    assert [s.key for s in result.succeeded] == ["good.png"]
-    text = s3.get_object(Bucket=OUTPUT_BUCKET, Key="good.png.txt")["Body"].read().decode()
-    for word in DEMO_WORDS:
-        assert word in text
+    assert [s.key for s in result.succeeded] == ["good.png", "good.webp"]
+    for key in ("good.png.txt", "good.webp.txt"):  # WEBP: converted, then recognized
+        text = s3.get_object(Bucket=OUTPUT_BUCKET, Key=key)["Body"].read().decode()
+        for word in DEMO_WORDS:
+            assert word in text

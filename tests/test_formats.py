@@ -16,6 +16,7 @@ from tools.samples import render_lines, render_pages
         ("BMP", ImageFormat.BMP),
         ("GIF", ImageFormat.GIF),
         ("TIFF", ImageFormat.TIFF),
+        ("WEBP", ImageFormat.WEBP),
     ],
 )
 def test_rendered_images_are_identified(pil_format: str, expected: ImageFormat) -> None:
@@ -33,7 +34,7 @@ def test_pdf_and_multi_page_tiff() -> None:
     [
         (b"", "empty-object", "0 bytes"),
         (b"hello, I am text named .png", "unsupported-format", "68 65 6c 6c 6f"),
-        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "unsupported-format", "WEBP"),
+        (b"RIFF\x00\x00\x00\x00AVI LIST", "unsupported-format", "52 49 46 46"),
     ],
 )
 def test_unreadable_inputs_are_named(data: bytes, reason: str, words: str) -> None:

@@ -27,6 +27,7 @@ from conftest import (
 from ocr_service.config import DEFAULT_LIMITS, Limits
 from ocr_service.languages import LanguagePolicy
 from ocr_service.pipeline import OcrPipeline
+from ocr_service.recognition import DocumentRecognizer
 from ocr_service.results import long_key_error_key, result_keys
 from ocr_service.storage import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, S3ObjectStore
 from tools.events import SAMPLE_EVENTS, Upload, encode_key, s3_put_event
@@ -34,7 +35,7 @@ from tools.samples import render_lines, render_pages
 
 
 def make_pipeline(s3: Any, engine: FakeEngine, limits: Limits = DEFAULT_LIMITS) -> OcrPipeline:
-    return OcrPipeline(engine, S3ObjectStore(s3), OUTPUT_BUCKET, limits)
+    return OcrPipeline(DocumentRecognizer(engine, limits), S3ObjectStore(s3), OUTPUT_BUCKET)
 
 
 def upload(s3: Any, key: str, body: bytes) -> Upload:
@@ -165,7 +166,7 @@ def huge_png(side: int) -> bytes:
 BAD_INPUTS: dict[str, tuple[bytes, str]] = {
     "empty.png": (b"", "empty-object"),
     "notes.png": (b"just some text, not a PNG", "unsupported-format"),
-    "photo.webp": (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "unsupported-format"),
+    "photo.webp": (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "truncated-image"),
     "corrupt.png": (CORRUPT_PNG, "unreadable-image"),
     "truncated.png": (PNG[: len(PNG) // 2], "truncated-image"),
     "dot.png": (one_pixel_png(), "image-too-small"),
@@ -192,7 +193,6 @@ def test_bad_records_get_failure_records_and_spare_the_others(
     # Only inputs that passed every check reached the engine.
     assert fake_engine.calls == [CORRUPT_PNG, PNG]
     assert output_keys(s3) == sorted(["good.png.txt", *(key + ".error.json" for key in expected)])
-    assert "WEBP" in read_json(s3, "photo.webp.error.json")["message"]
     assert "OCR_MAX_PIXELS" in read_json(s3, "bomb.png.error.json")["message"]
 
 
@@ -304,9 +304,9 @@ def test_transient_storage_errors_are_retryable_and_spare_the_others(
         return real_get(bucket, key, version_id, max_bytes)
 
     with mock.patch.object(store, "get_object", side_effect=flaky_get):
-        result = OcrPipeline(fake_engine, store, OUTPUT_BUCKET, DEFAULT_LIMITS).process_event(
-            event_of(throttled, good)
-        )
+        result = OcrPipeline(
+            DocumentRecognizer(fake_engine, DEFAULT_LIMITS), store, OUTPUT_BUCKET
+        ).process_event(event_of(throttled, good))
 
     assert [s.key for s in result.succeeded] == ["good.png"]
     assert [(f.key, f.reason, f.retryable) for f in result.failed] == [
@@ -412,9 +412,9 @@ def test_a_writer_that_wins_the_race_is_not_overwritten(s3: Any, fake_engine: Fa
         real_put(*args, **kwargs)
 
     with mock.patch.object(store, "put_object", side_effect=put_after_a_rival):
-        result = OcrPipeline(fake_engine, store, OUTPUT_BUCKET, DEFAULT_LIMITS).process_event(
-            event_of(uploaded)
-        )
+        result = OcrPipeline(
+            DocumentRecognizer(fake_engine, DEFAULT_LIMITS), store, OUTPUT_BUCKET
+        ).process_event(event_of(uploaded))
 
     assert [s.reason for s in result.skipped] == ["duplicate"]
     assert s3.get_object(Bucket=OUTPUT_BUCKET, Key="a.png.txt")["Body"].read() == b"rival"
@@ -478,9 +478,8 @@ def test_untrusted_keys_cannot_forge_log_lines_or_leave_the_output_bucket(
 def test_large_images_are_scaled_down_to_the_maximum_side(s3: Any, fake_engine: FakeEngine) -> None:
     large = render_lines(("a wide page",), width=4000)
     small = render_lines(("a small one",), width=400)
-    pipeline = OcrPipeline(
-        fake_engine, S3ObjectStore(s3), OUTPUT_BUCKET, DEFAULT_LIMITS, max_image_side=2000
-    )
+    recognizer = DocumentRecognizer(fake_engine, DEFAULT_LIMITS, max_image_side=2000)
+    pipeline = OcrPipeline(recognizer, S3ObjectStore(s3), OUTPUT_BUCKET)
 
     pipeline.process_event(event_of(upload(s3, "large.png", large), upload(s3, "small.png", small)))
 
@@ -489,9 +488,8 @@ def test_large_images_are_scaled_down_to_the_maximum_side(s3: Any, fake_engine: 
 
 def test_language_from_metadata_then_prefix_then_default(s3: Any, fake_engine: FakeEngine) -> None:
     languages = LanguagePolicy("en", {"ru/": "ru", "ru/uk/": "ukr"}, fake_engine.language_names)
-    pipeline = OcrPipeline(
-        fake_engine, S3ObjectStore(s3), OUTPUT_BUCKET, DEFAULT_LIMITS, languages=languages
-    )
+    recognizer = DocumentRecognizer(fake_engine, DEFAULT_LIMITS, languages=languages)
+    pipeline = OcrPipeline(recognizer, S3ObjectStore(s3), OUTPUT_BUCKET)
     tagged = s3.put_object(
         Bucket=INPUT_BUCKET, Key="ru/tagged.png", Body=PNG, Metadata={"ocr-language": "de"}
     )
@@ -524,3 +522,17 @@ def test_unknown_language_in_metadata_fails_with_the_accepted_names(
     message = read_json(s3, "x.png.error.json")["message"]
     assert "'klingon'" in message and "ru" in message and "CYRILLIC" in message
     assert fake_engine.calls == []
+
+
+def test_webp_is_converted_to_png_for_the_engine(s3: Any, fake_engine: FakeEngine) -> None:
+    webp = io.BytesIO()
+    Image.open(io.BytesIO(PNG)).convert("RGB").save(webp, "WEBP", lossless=True)
+
+    result = make_pipeline(s3, fake_engine).process_event(
+        event_of(upload(s3, "photo.webp", webp.getvalue()))
+    )
+
+    assert [s.key for s in result.succeeded] == ["photo.webp"]
+    (converted,) = fake_engine.calls
+    assert converted.startswith(b"\x89PNG")
+    assert Image.open(io.BytesIO(converted)).size == Image.open(io.BytesIO(PNG)).size

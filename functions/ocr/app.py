@@ -18,8 +18,8 @@ from botocore.config import Config
 
 from ocr_service.config import load_settings
 from ocr_service.engine import OcrEngine
-from ocr_service.languages import LanguagePolicy
 from ocr_service.pipeline import OcrPipeline, RetryableRecordsError
+from ocr_service.recognition import DocumentRecognizer
 from ocr_service.storage import S3ObjectStore
 from ocr_service.telemetry import Telemetry
 
@@ -59,14 +59,10 @@ s3_client = boto3.client(
 )
 telemetry = Telemetry(metrics, tracer)
 pipeline = OcrPipeline(
-    engine,
+    DocumentRecognizer.configured(engine, settings),
     S3ObjectStore(s3_client),
     settings.output_bucket,
-    settings.limits,
     telemetry=telemetry,
-    max_image_side=settings.max_image_side,
-    # An unknown default or prefix language fails the cold start with the accepted names.
-    languages=LanguagePolicy(settings.language, settings.language_by_prefix, engine.language_names),
 )
 
 

@@ -14,6 +14,7 @@ class ImageFormat(enum.Enum):
     BMP = "bmp"
     TIFF = "tiff"
     PDF = "pdf"
+    WEBP = "webp"  # the engine cannot read it: converted to PNG first (conversion.py)
 
     @property
     def is_multi_page(self) -> bool:
@@ -31,6 +32,7 @@ _SIGNATURES: tuple[tuple[bytes, ImageFormat], ...] = (
     (b"MM\x00*", ImageFormat.TIFF),
     (b"%PDF-", ImageFormat.PDF),
 )
+_RIFF, _WEBP = b"RIFF", b"WEBP"
 
 
 class UnreadableInputError(ValueError):
@@ -57,12 +59,12 @@ def sniff_format(data: bytes) -> ImageFormat | None:
     for signature, image_format in _SIGNATURES:
         if data.startswith(signature):
             return image_format
+    if data[:4] == _RIFF and data[8:12] == _WEBP:
+        return ImageFormat.WEBP
     return None
 
 
 def describe_unknown(data: bytes) -> str:
     """Say what an unsupported input looks like, for a failure message a user can act on."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP images are not supported by the engine; convert to PNG or JPEG"
     head = data[:8].hex(" ")
-    return f"not a PNG, JPEG, GIF, BMP, TIFF or PDF file (first bytes: {head})"
+    return f"not a PNG, JPEG, GIF, BMP, TIFF, WEBP or PDF file (first bytes: {head})"

@@ -160,6 +160,26 @@ def _tiff_values(data: bytes, endian: str, kind: int, count: int, at: int) -> li
     return list(struct.unpack(f"{endian}{count}{code}", data[at : at + count * size]))
 
 
+def _webp(data: bytes) -> ImageInfo:
+    declared_size = struct.unpack("<I", data[4:8])[0] + 8
+    if declared_size > len(data):
+        raise _truncated(ImageFormat.WEBP)
+    chunk = data[12:16]
+    if chunk == b"VP8X":  # extended: the canvas size, 24 bits each, minus one
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+    elif chunk == b"VP8 ":  # lossy: the key frame's size, 14 bits each
+        if data[23:26] != b"\x9d\x01\x2a":
+            raise _corrupt(ImageFormat.WEBP, "no VP8 key frame")
+        width, height = (value & 0x3FFF for value in struct.unpack("<HH", data[26:30]))
+    elif chunk == b"VP8L":  # lossless: 14 bits each, minus one, after a signature byte
+        bits = int.from_bytes(data[21:25], "little")
+        width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    else:
+        raise _corrupt(ImageFormat.WEBP, f"unknown first chunk {chunk!r}")
+    return ImageInfo(ImageFormat.WEBP, width, height, 1)
+
+
 def _pdf(data: bytes) -> ImageInfo:
     if b"%%EOF" not in data[-2048:]:
         raise _truncated(ImageFormat.PDF)
@@ -179,4 +199,5 @@ _READERS = {
     ImageFormat.JPEG: _jpeg,
     ImageFormat.TIFF: _tiff,
     ImageFormat.PDF: _pdf,
+    ImageFormat.WEBP: _webp,
 }

@@ -25,11 +25,10 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .config import Limits
-from .engine import MissingModelError, Recognition, TextRecognizer
-from .formats import ImageFormat, UnreadableInputError, identify
-from .image_info import ImageInfo, inspect_image
-from .languages import DEFAULT_LANGUAGE, LanguagePolicy, UnknownLanguageError
+from .engine import Recognition
+from .formats import ImageFormat, UnreadableInputError
+from .image_info import ImageInfo
+from .recognition import DocumentRecognizer
 from .results import (
     Published,
     ResultKeys,
@@ -188,23 +187,19 @@ class OcrPipeline:
 
     def __init__(
         self,
-        engine: TextRecognizer,
+        recognizer: DocumentRecognizer,
         store: ObjectStore,
         output_bucket: str,
-        limits: Limits,
         *,
         telemetry: PipelineTelemetry | None = None,
-        max_image_side: int = 0,
-        languages: LanguagePolicy | None = None,
     ) -> None:
-        self._max_image_side = max_image_side
-        self._languages = languages or LanguagePolicy(DEFAULT_LANGUAGE, {}, engine.language_names)
-        self._engine = engine
+        self._recognizer = recognizer
+        self._engine = recognizer.engine
         self._telemetry = telemetry or NoTelemetry()
         self._store = store
         self._results = ResultWriter(store, output_bucket)
         self._output_bucket = output_bucket
-        self._limits = limits
+        self._limits = recognizer.limits
 
     def process_event(
         self, event: S3Event, remaining_ms: RemainingMillis | None = None
@@ -295,35 +290,22 @@ class OcrPipeline:
                 source_object = self._store.get_object(
                     ref.bucket, ref.key, ref.version_id, self._limits.max_object_bytes
                 )
-            image_format = identify(source_object.body)
-            info = inspect_image(source_object.body, image_format)
+            examined = self._recognizer.examine(source_object.body)
+            self._check_time(examined.info, clock, budget_ms)
+            language = self._recognizer.language_for(ref.key, source_object.metadata)
+            source = SourceVersion(
+                ref.bucket, ref.key, source_object.etag, source_object.version_id or ref.version_id
+            )
+            started = time.perf_counter()
+            with self._telemetry.span("recognize", format=examined.info.image_format.value):
+                recognition = self._recognizer.recognize(examined, language.name)
+            recognition_seconds = time.perf_counter() - started
         except SourceUnavailableError as error:
             raise PermanentRecordError("object-missing", str(error)) from error
         except ObjectTooLargeError as error:
             raise PermanentRecordError("too-large", str(error)) from error
         except UnreadableInputError as error:
             raise PermanentRecordError(error.reason, str(error)) from error
-        self._check_limits(info)
-        self._check_time(info, clock, budget_ms)
-        try:
-            language = self._languages.choose(ref.key, source_object.metadata)
-        except UnknownLanguageError as error:
-            raise PermanentRecordError("unknown-language", str(error)) from error
-        logger.debug("language chosen", extra={"language": language.name, "by": language.source})
-        source = SourceVersion(
-            ref.bucket, ref.key, source_object.etag, source_object.version_id or ref.version_id
-        )
-        started = time.perf_counter()
-        try:
-            with self._telemetry.span("recognize", format=image_format.value):
-                recognition = self._engine.recognize(
-                    source_object.body, image_format, self._downscale(info), language.name
-                )
-        except UnreadableInputError as error:
-            raise PermanentRecordError(error.reason, str(error)) from error
-        except MissingModelError as error:
-            raise PermanentRecordError("model-missing", str(error)) from error
-        recognition_seconds = time.perf_counter() - started
         if recognition.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
         with self._telemetry.span("upload"):
@@ -357,29 +339,6 @@ class OcrPipeline:
             },
             replaces=keys.error,
         )
-
-    def _downscale(self, info: ImageInfo) -> float | None:
-        """The factor that brings an image's long side down to the configured maximum:
-        fewer pixels, faster recognition, with text still legible (README, "Sizing")."""
-        longest = max(info.width, info.height)
-        if not self._max_image_side or longest <= self._max_image_side:
-            return None  # PDF pages have no known size (0) and are never scaled here
-        return self._max_image_side / longest
-
-    def _check_limits(self, info: ImageInfo) -> None:
-        limits = self._limits
-        if info.pages > limits.max_pages:
-            raise PermanentRecordError(
-                "too-many-pages",
-                f"the document has {info.pages} pages; the limit is {limits.max_pages} "
-                "(OCR_MAX_PAGES)",
-            )
-        if info.pixels_per_page > limits.max_pixels:
-            raise PermanentRecordError(
-                "too-many-pixels",
-                f"the image is {info.width}x{info.height} = {info.pixels_per_page:,} pixels; "
-                f"the limit is {limits.max_pixels:,} per page (OCR_MAX_PIXELS)",
-            )
 
     def _check_time(self, info: ImageInfo, clock: RemainingMillis, budget_ms: int) -> None:
         needed_ms = int(estimated_seconds(info) * 1000)

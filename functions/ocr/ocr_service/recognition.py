@@ -1,0 +1,97 @@
+"""From an object's bytes to its text: format, headers, limits, language, conversion, scaling,
+and the engine. Shared by the Lambda pipeline and the local command line, so both refuse the
+same inputs with the same reasons and recognize the rest the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .config import Limits, Settings
+from .conversion import webp_to_png
+from .engine import MissingModelError, Recognition, TextRecognizer
+from .formats import ImageFormat, UnreadableInputError, identify
+from .image_info import ImageInfo, inspect_image
+from .languages import DEFAULT_LANGUAGE, LanguageChoice, LanguagePolicy, UnknownLanguageError
+
+
+@dataclass(frozen=True)
+class Examined:
+    """An input that passed every check, ready for the engine."""
+
+    data: bytes
+    info: ImageInfo
+
+
+class DocumentRecognizer:
+    """Checks inputs against the limits and recognizes them with one engine."""
+
+    def __init__(
+        self,
+        engine: TextRecognizer,
+        limits: Limits,
+        *,
+        languages: LanguagePolicy | None = None,
+        max_image_side: int = 0,
+    ) -> None:
+        self.engine = engine
+        self.limits = limits
+        self._languages = languages or LanguagePolicy(DEFAULT_LANGUAGE, {}, engine.language_names)
+        self._max_image_side = max_image_side
+
+    @classmethod
+    def configured(cls, engine: TextRecognizer, settings: Settings) -> DocumentRecognizer:
+        """As the settings say. An unknown default or prefix language raises
+        UnknownLanguageError, listing the accepted names: a cold start must fail on it."""
+        return cls(
+            engine,
+            settings.limits,
+            languages=LanguagePolicy(
+                settings.language, settings.language_by_prefix, engine.language_names
+            ),
+            max_image_side=settings.max_image_side,
+        )
+
+    def examine(self, data: bytes) -> Examined:
+        """Identify the format and read the headers; raise UnreadableInputError (with its
+        reason code) for anything the engine must not see."""
+        info = inspect_image(data, identify(data))
+        limits = self.limits
+        if info.pages > limits.max_pages:
+            raise UnreadableInputError(
+                "too-many-pages",
+                f"the document has {info.pages} pages; the limit is {limits.max_pages} "
+                "(OCR_MAX_PAGES)",
+            )
+        if info.pixels_per_page > limits.max_pixels:
+            raise UnreadableInputError(
+                "too-many-pixels",
+                f"the image is {info.width}x{info.height} = {info.pixels_per_page:,} pixels; "
+                f"the limit is {limits.max_pixels:,} per page (OCR_MAX_PIXELS)",
+            )
+        return Examined(data, info)
+
+    def language_for(self, key: str, metadata: Mapping[str, str]) -> LanguageChoice:
+        """The object's language (metadata, then key prefix, then default)."""
+        try:
+            return self._languages.choose(key, metadata)
+        except UnknownLanguageError as error:
+            raise UnreadableInputError("unknown-language", str(error)) from error
+
+    def recognize(self, examined: Examined, language: str) -> Recognition:
+        """Recognize an examined input; raise UnreadableInputError when the engine cannot."""
+        data, image_format = examined.data, examined.info.image_format
+        if image_format is ImageFormat.WEBP:
+            data, image_format = webp_to_png(data), ImageFormat.PNG
+        try:
+            return self.engine.recognize(data, image_format, self._scale(examined.info), language)
+        except MissingModelError as error:
+            raise UnreadableInputError("model-missing", str(error)) from error
+
+    def _scale(self, info: ImageInfo) -> float | None:
+        """The factor that brings an image's long side down to the configured maximum:
+        fewer pixels, faster recognition, text still legible (README, "Sizing")."""
+        longest = max(info.width, info.height)
+        if not self._max_image_side or longest <= self._max_image_side:
+            return None  # PDF pages have no known size (0) and are never scaled here
+        return self._max_image_side / longest
