@@ -158,12 +158,17 @@ def _engine_settings(environ: Mapping[str, str], problems: list[str]) -> EngineS
     )
 
 
-def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
-    """Read and validate the function's configuration; raise ConfigError listing every problem."""
+def load_settings(
+    environ: Mapping[str, str] = os.environ, *, needs_output_bucket: bool = True
+) -> Settings:
+    """Read and validate the configuration; raise ConfigError listing every problem.
+
+    The local command line (`needs_output_bucket=False`) shares every setting but the bucket."""
     problems: list[str] = []
     output_bucket = environ.get("OUTPUT_BUCKET", "").strip()
     if not output_bucket:
-        problems.append("OUTPUT_BUCKET is not set (the bucket that receives the .txt results)")
+        if needs_output_bucket:
+            problems.append("OUTPUT_BUCKET is not set (the bucket that receives the .txt results)")
     elif not _BUCKET_NAME.fullmatch(output_bucket):
         problems.append(f"OUTPUT_BUCKET={output_bucket!r} is not an S3 bucket name")
     limits = Limits(
