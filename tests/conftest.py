@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from moto import mock_aws
 
 from ocr_service.config import load_engine_settings
-from ocr_service.engine import OcrEngine, Recognition, StartupTimings
+from ocr_service.engine import Line, OcrEngine, Recognition, StartupTimings
 from ocr_service.formats import ImageFormat, UnreadableInputError
 from tools.samples import render_lines
 from tools.template_env import function_environment as template_environment
@@ -56,12 +56,17 @@ class FakeEngine:
             self.during_recognition(data)
         if data == CORRUPT_PNG:
             raise UnreadableInputError("unreadable-image", "fake engine: corrupt image")
+        text = f"recognized {len(data)} bytes of {image_format.value}: ünïcödé ✓"
         return Recognition(
-            text=f"recognized {len(data)} bytes of {image_format.value}: ünïcödé ✓",
+            text=text,
             page_count=1,
             image_format=image_format,
             trial_limited=not self.licensed,
+            lines=((Line(text, 10, 20, 300, 24, 0.5),),),
         )
+
+    def searchable_pdf(self, recognition: Recognition) -> bytes:
+        return b"%PDF-1.7 fake searchable " + recognition.text.encode()
 
 
 # The modules log through Powertools child loggers; in Lambda app.py creates their parent.

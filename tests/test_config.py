@@ -106,3 +106,11 @@ def test_language_settings() -> None:
     assert load_settings({"OUTPUT_BUCKET": "out"}).language == "LATIN"
     with pytest.raises(ConfigError, match="OCR_LANGUAGE_BY_PREFIX: 'ru/' is not of the form"):
         load_settings({"OUTPUT_BUCKET": "out", "OCR_LANGUAGE_BY_PREFIX": "ru/"})
+
+
+def test_outputs() -> None:
+    assert load_settings({"OUTPUT_BUCKET": "out"}).outputs == {"txt"}
+    settings = load_settings({"OUTPUT_BUCKET": "out", "OCR_OUTPUTS": "json, PDF"})
+    assert settings.outputs == {"txt", "json", "pdf"}
+    with pytest.raises(ConfigError, match="OCR_OUTPUTS names docx; choose from json, pdf, txt"):
+        load_settings({"OUTPUT_BUCKET": "out", "OCR_OUTPUTS": "json,docx"})

@@ -130,3 +130,14 @@ def test_cyrillic_without_its_model_is_a_clear_offline_error(engine: OcrEngine) 
     assert "OCR_MODELS=" in str(raised.value)
     assert "RUS" in engine.language_names and "LATIN" in engine.language_names
     assert "Invoice" in recognize(engine, render_lines())  # the engine keeps working
+
+
+def test_lines_with_boxes_and_a_searchable_pdf(engine: OcrEngine) -> None:
+    data = render_lines()
+    recognition = engine.recognize(data, identify(data))
+    (first_page,) = recognition.lines
+    first = first_page[0]
+    assert first.text.startswith("Invoice number 4821")
+    assert 0 <= first.x < 200 and 0 <= first.y < 200 and first.width > 200 and first.height > 10
+    pdf = engine.searchable_pdf(recognition)
+    assert pdf.startswith(b"%PDF") and b"%%EOF" in pdf[-64:]

@@ -536,3 +536,62 @@ def test_webp_is_converted_to_png_for_the_engine(s3: Any, fake_engine: FakeEngin
     (converted,) = fake_engine.calls
     assert converted.startswith(b"\x89PNG")
     assert Image.open(io.BytesIO(converted)).size == Image.open(io.BytesIO(PNG)).size
+
+
+def with_outputs(s3: Any, engine: FakeEngine, *outputs: str) -> OcrPipeline:
+    return OcrPipeline(
+        DocumentRecognizer(engine, DEFAULT_LIMITS),
+        S3ObjectStore(s3),
+        OUTPUT_BUCKET,
+        outputs=frozenset({"txt", *outputs}),
+    )
+
+
+def test_optional_json_sidecar_and_searchable_pdf(s3: Any, fake_engine: FakeEngine) -> None:
+    uploaded = upload(s3, "a/scan.png", PNG)
+
+    result = with_outputs(s3, fake_engine, "json", "pdf").process_event(event_of(uploaded))
+
+    assert [s.key for s in result.succeeded] == ["a/scan.png"]
+    assert output_keys(s3) == ["a/scan.png.json", "a/scan.png.pdf", "a/scan.png.txt"]
+    sidecar = read_json(s3, "a/scan.png.json")
+    text = f"recognized {len(PNG)} bytes of png: ünïcödé ✓"
+    assert sidecar == {
+        "source": {
+            "bucket": INPUT_BUCKET,
+            "key": "a/scan.png",
+            "etag": uploaded.etag,
+            "version_id": None,
+        },
+        "engine_version": "0.0-fake",
+        "language": "LATIN",
+        "trial_limited": True,
+        "pages": [
+            {
+                "number": 1,
+                "text": text,
+                "lines": [
+                    {
+                        "text": text,
+                        "box": {"x": 10, "y": 20, "width": 300, "height": 24},
+                        "confidence": 0.5,
+                    }
+                ],
+            }
+        ],
+    }
+    pdf = s3.get_object(Bucket=OUTPUT_BUCKET, Key="a/scan.png.pdf")
+    assert pdf["ContentType"] == "application/pdf"
+    assert pdf["Body"].read().startswith(b"%PDF")
+    for key in ("a/scan.png.json", "a/scan.png.pdf", "a/scan.png.txt"):
+        metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key=key)["Metadata"]
+        assert metadata["source-etag"] == uploaded.etag  # every output names its source
+
+
+def test_a_failure_removes_every_earlier_output(s3: Any, fake_engine: FakeEngine) -> None:
+    pipeline = with_outputs(s3, fake_engine, "json", "pdf")
+    pipeline.process_event(event_of(upload(s3, "a.png", PNG)))
+
+    pipeline.process_event(event_of(upload(s3, "a.png", b"")))
+
+    assert output_keys(s3) == ["a.png.error.json"]

@@ -37,6 +37,7 @@ logger.info(
         "output_bucket": settings.output_bucket,
         "limits": asdict(settings.limits),
         "max_image_side": settings.max_image_side,
+        "outputs": sorted(settings.outputs),
         "language": settings.language,
         "language_by_prefix": settings.language_by_prefix,
         # Which variable named the license, never its value: the secret stays secret.
@@ -63,6 +64,7 @@ pipeline = OcrPipeline(
     S3ObjectStore(s3_client),
     settings.output_bucket,
     telemetry=telemetry,
+    outputs=settings.outputs,
 )
 
 

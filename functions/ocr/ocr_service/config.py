@@ -25,6 +25,7 @@ _LICENSE_VARIABLES = {
     "OCR_LICENSE_SECRET_ID": "secret",
     "OCR_LICENSE_PARAMETER": "parameter",
 }
+OUTPUT_KINDS = frozenset({"txt", "json", "pdf"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -89,6 +90,8 @@ class Settings:
     limits: Limits
     max_image_side: int
     """Images longer than this (pixels) are scaled down before recognition; 0 turns it off."""
+    outputs: frozenset[str]
+    """Results to write: always "txt"; optionally "json" (lines, boxes) and "pdf" (searchable)."""
     language: str
     """The default language, as the user named it (see languages.py)."""
     language_by_prefix: dict[str, str]
@@ -184,6 +187,14 @@ def load_settings(
         if scaling_off
         else _positive_int(environ, "OCR_MAX_IMAGE_SIDE", DEFAULT_MAX_IMAGE_SIDE, problems)
     )
+    outputs = frozenset(
+        {"txt"} | {name.strip().lower() for name in environ.get("OCR_OUTPUTS", "").split(",")}
+    ) - {""}
+    if unknown_outputs := outputs - OUTPUT_KINDS:
+        problems.append(
+            f"OCR_OUTPUTS names {', '.join(sorted(unknown_outputs))}; "
+            f"choose from {', '.join(sorted(OUTPUT_KINDS))}"
+        )
     try:
         language_by_prefix = parse_prefix_rules(environ.get("OCR_LANGUAGE_BY_PREFIX", ""))
     except ValueError as error:
@@ -196,6 +207,7 @@ def load_settings(
         output_bucket=output_bucket,
         limits=limits,
         max_image_side=max_image_side,
+        outputs=outputs & OUTPUT_KINDS,
         language=environ.get("OCR_LANGUAGE", "").strip() or DEFAULT_LANGUAGE,
         language_by_prefix=language_by_prefix,
         engine=engine,

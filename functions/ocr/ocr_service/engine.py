@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -23,11 +25,22 @@ from .native import prepare_runtime_environment
 # The engine appends this to each page's text and to `warnings` when it runs unlicensed.
 TRIAL_WARNING = "Trial Licenses"
 PAGE_SEPARATOR = "\f"  # form feed: the plain-text convention for a page break
-_WARM_UP_IMAGE = "warmup.png"
+_WARM_UP_IMAGE = "warmup.png"  # a few lines of rendered text, shipped with the function
 # How the engine says a model is missing once downloads are off.
-_MISSING_MODEL = re.compile(
-    r"install the '([^']+\.ocr)'"
-)  # a few lines of rendered text, shipped with the function
+_MISSING_MODEL = re.compile(r"install the '([^']+\.ocr)'")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One recognized line and where it is on its page, in pixels."""
+
+    text: str
+    x: int
+    y: int
+    width: int
+    height: int
+    confidence: float
+    """As the engine reports it (0.0 in trial mode)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,10 @@ class Recognition:
     image_format: ImageFormat
     trial_limited: bool
     """The engine cut the text because it runs without a license."""
+    lines: tuple[tuple[Line, ...], ...] = ()
+    """Each page's lines, in order."""
+    native: Any = field(default=None, repr=False, compare=False)
+    """The engine's own result, kept for exports such as the searchable PDF."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,8 @@ class TextRecognizer(Protocol):
         scale: float | None = None,
         language: str | None = None,
     ) -> Recognition: ...
+
+    def searchable_pdf(self, recognition: Recognition) -> bytes: ...
 
 
 class OcrEngine:
@@ -173,7 +192,8 @@ class OcrEngine:
             settings = ocr.RecognitionSettings()
             if language is not None:
                 settings.language = getattr(ocr.Language, language)
-            pages = list(self._api.recognize(ocr_input, settings))
+            results = self._api.recognize(ocr_input, settings)
+            pages = list(results)
         except RuntimeError as error:  # every engine-side failure surfaces as RuntimeError
             missing = _MISSING_MODEL.search(str(error))
             if missing:
@@ -187,7 +207,33 @@ class OcrEngine:
             page_count=len(pages),
             image_format=image_format,
             trial_limited=any(TRIAL_WARNING in str(w) for page in pages for w in page.warnings),
+            lines=tuple(_lines(page) for page in pages),
+            native=results,
         )
+
+    def searchable_pdf(self, recognition: Recognition) -> bytes:
+        """The pages as a PDF with the recognized text under the images (selectable,
+        searchable). The engine writes only to a path: a private directory under /tmp."""
+        with tempfile.TemporaryDirectory(prefix="ocr-pdf-") as scratch:
+            path = Path(scratch) / "searchable.pdf"
+            self._api.save_multipage_document(
+                str(path), self._ocr.SaveFormat.PDF, recognition.native
+            )
+            return path.read_bytes()
+
+
+def _lines(page: Any) -> tuple[Line, ...]:
+    return tuple(
+        Line(
+            text=str(line.text_in_line),
+            x=int(line.line.x),
+            y=int(line.line.y),
+            width=int(line.line.width),
+            height=int(line.line.height),
+            confidence=float(line.confidence),
+        )
+        for line in page.recognition_lines_result
+    )
 
 
 def _apply_license(ocr: ModuleType, settings: EngineSettings) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .engine import Recognition
+from .engine import PAGE_SEPARATOR, Recognition
 from .formats import ImageFormat, UnreadableInputError
 from .image_info import ImageInfo
 from .recognition import DocumentRecognizer
@@ -39,6 +39,7 @@ from .results import (
 )
 from .storage import (
     JSON_CONTENT_TYPE,
+    PDF_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
     ObjectStore,
     ObjectTooLargeError,
@@ -192,7 +193,9 @@ class OcrPipeline:
         output_bucket: str,
         *,
         telemetry: PipelineTelemetry | None = None,
+        outputs: frozenset[str] = frozenset({"txt"}),
     ) -> None:
+        self._outputs = outputs
         self._recognizer = recognizer
         self._engine = recognizer.engine
         self._telemetry = telemetry or NoTelemetry()
@@ -309,7 +312,7 @@ class OcrPipeline:
         if recognition.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
         with self._telemetry.span("upload"):
-            published = self._publish_text(source, keys, recognition, language.name)
+            published = self._publish(source, keys, recognition, language.name)
         if published is not Published.WRITTEN:
             return Skipped(ref.bucket, ref.key, source.version_id, published.value)
         return Succeeded(
@@ -323,22 +326,37 @@ class OcrPipeline:
             round(recognition_seconds, 3),
         )
 
-    def _publish_text(
+    def _publish(
         self, source: SourceVersion, keys: ResultKeys, recognition: Recognition, language: str
     ) -> Published:
-        return self._results.publish(
-            source,
-            keys.text,
-            recognition.text.encode("utf-8"),
-            content_type=TEXT_CONTENT_TYPE,
-            metadata={
-                "engine-version": self._engine.version,
-                "engine-licensed": "true" if self._engine.licensed else "false",
-                "page-count": str(recognition.page_count),
-                "ocr-language": language,
-            },
-            replaces=keys.error,
-        )
+        """The optional outputs first, the .txt last: the .txt marks the object done."""
+        metadata = {
+            "engine-version": self._engine.version,
+            "engine-licensed": "true" if self._engine.licensed else "false",
+            "page-count": str(recognition.page_count),
+            "ocr-language": language,
+        }
+        outputs: list[tuple[str, Callable[[], bytes], str]] = []
+        if "json" in self._outputs:
+            document = sidecar_document(source, recognition, language, self._engine.version)
+            outputs.append((keys.json, lambda: _json_bytes(document), JSON_CONTENT_TYPE))
+        if "pdf" in self._outputs:
+            outputs.append(
+                (keys.pdf, lambda: self._engine.searchable_pdf(recognition), PDF_CONTENT_TYPE)
+            )
+        outputs.append((keys.text, lambda: recognition.text.encode("utf-8"), TEXT_CONTENT_TYPE))
+        for key, body, content_type in outputs:
+            published = self._results.publish(
+                source,
+                key,
+                body(),
+                content_type=content_type,
+                metadata=metadata,
+                replaces=[keys.error] if key == keys.text else [],
+            )
+            if published is Published.SUPERSEDED:
+                return published
+        return published
 
     def _check_time(self, info: ImageInfo, clock: RemainingMillis, budget_ms: int) -> None:
         needed_ms = int(estimated_seconds(info) * 1000)
@@ -380,14 +398,58 @@ class OcrPipeline:
             self._results.publish(
                 source,
                 record_key,
-                json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"),
+                _json_bytes(record),
                 content_type=JSON_CONTENT_TYPE,
                 metadata={"failure-reason": reason, "engine-version": self._engine.version},
-                replaces=keys.text if keys else None,
+                replaces=[keys.text, keys.json, keys.pdf] if keys else [],
             )
         except (ClientError, BotoCoreError, PreconditionFailedError) as error:
             return Failed(ref.bucket, ref.key, ref.version_id, "storage-error", str(error), True)
         return Failed(ref.bucket, ref.key, ref.version_id, reason, message, False, record_key)
+
+
+def _json_bytes(document: Mapping[str, object]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def sidecar_document(
+    source: SourceVersion, recognition: Recognition, language: str, engine_version: str
+) -> dict[str, object]:
+    """The JSON sidecar: pages, their lines, bounding boxes (pixels) and confidence."""
+    return {
+        "source": {
+            "bucket": source.bucket,
+            "key": source.key,
+            "etag": source.etag,
+            "version_id": source.version_id,
+        },
+        "engine_version": engine_version,
+        "language": language,
+        "trial_limited": recognition.trial_limited,
+        "pages": [
+            {
+                "number": number,
+                "text": text,
+                "lines": [
+                    {
+                        "text": line.text,
+                        "box": {
+                            "x": line.x,
+                            "y": line.y,
+                            "width": line.width,
+                            "height": line.height,
+                        },
+                        "confidence": line.confidence,
+                    }
+                    for line in lines
+                ],
+            }
+            for number, (text, lines) in enumerate(
+                zip(recognition.text.split(PAGE_SEPARATOR), recognition.lines, strict=False),
+                start=1,
+            )
+        ],
+    }
 
 
 def _log(outcome: Outcome) -> None:

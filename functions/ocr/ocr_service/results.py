@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -25,6 +25,8 @@ from .storage import ObjectStore, PreconditionFailedError
 
 TEXT_SUFFIX = ".txt"
 ERROR_SUFFIX = ".error.json"
+JSON_SUFFIX = ".json"
+PDF_SUFFIX = ".pdf"
 MAX_KEY_BYTES = 1024  # S3's limit for a key, in UTF-8 bytes
 LONG_KEYS_PREFIX = "_long-keys/"  # failure records of keys too long to take a suffix
 _MAX_METADATA_KEY_CHARS = 1024  # S3 allows 2 KB of user metadata in all
@@ -70,6 +72,8 @@ class SourceVersion:
 class ResultKeys:
     text: str
     error: str
+    json: str
+    pdf: str
 
 
 def result_keys(source_key: str) -> ResultKeys | None:
@@ -77,7 +81,12 @@ def result_keys(source_key: str) -> ResultKeys | None:
     an image name. None when the key is too long to take the suffixes within S3's limit."""
     if len((source_key + ERROR_SUFFIX).encode("utf-8")) > MAX_KEY_BYTES:
         return None
-    return ResultKeys(text=source_key + TEXT_SUFFIX, error=source_key + ERROR_SUFFIX)
+    return ResultKeys(
+        text=source_key + TEXT_SUFFIX,
+        error=source_key + ERROR_SUFFIX,
+        json=source_key + JSON_SUFFIX,
+        pdf=source_key + PDF_SUFFIX,
+    )
 
 
 def long_key_error_key(source_key: str) -> str:
@@ -110,10 +119,10 @@ class ResultWriter:
         *,
         content_type: str,
         metadata: Mapping[str, str],
-        replaces: str | None = None,
+        replaces: Sequence[str] = (),
     ) -> Published:
         """Write `key` for `source` unless it is a duplicate or the source moved on; then
-        delete `replaces` (the other kind of result, from an earlier version)."""
+        delete `replaces` (results of the other kind, left by an earlier version)."""
         full_metadata = {**metadata, **source.metadata()}
         for _ in range(_WRITE_ATTEMPTS):
             current = self._store.head_object(self._bucket, key)
@@ -135,8 +144,9 @@ class ResultWriter:
                 continue  # another writer got there first: look again
         else:
             raise PreconditionFailedError(f"s3://{self._bucket}/{key} kept changing; retry later")
-        if replaces is not None and self._store.head_object(self._bucket, replaces) is not None:
-            self._store.delete_object(self._bucket, replaces)
+        for stale in replaces:
+            if self._store.head_object(self._bucket, stale) is not None:
+                self._store.delete_object(self._bucket, stale)
         return Published.WRITTEN
 
     def _source_moved_on(self, source: SourceVersion) -> bool:

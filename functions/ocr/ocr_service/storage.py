@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+PDF_CONTENT_TYPE = "application/pdf"
 # Without s3:ListBucket (least privilege) S3 answers 403, not 404, for a missing key.
 _MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404", "AccessDenied", "403"}
 
