@@ -12,6 +12,7 @@ from ocr_service.config import (
     ConfigError,
     LicenseSource,
     Limits,
+    Preprocessing,
     load_settings,
 )
 
@@ -114,3 +115,19 @@ def test_outputs() -> None:
     assert settings.outputs == {"txt", "json", "pdf"}
     with pytest.raises(ConfigError, match="OCR_OUTPUTS names docx; choose from json, pdf, txt"):
         load_settings({"OUTPUT_BUCKET": "out", "OCR_OUTPUTS": "json,docx"})
+
+
+def test_preprocessing() -> None:
+    assert load_settings({"OUTPUT_BUCKET": "out"}).preprocessing == Preprocessing()
+    settings = load_settings(
+        {
+            "OUTPUT_BUCKET": "out",
+            "OCR_PREPROCESSING": "Deskew, contrast,upscale-small-font",
+            "OCR_AUTO_INVERT": "false",
+        }
+    )
+    assert settings.preprocessing == Preprocessing(
+        filters=("deskew", "contrast"), upscale_small_font=True, auto_invert=False
+    )
+    with pytest.raises(ConfigError, match="OCR_PREPROCESSING names sharpen; choose from"):
+        load_settings({"OUTPUT_BUCKET": "out", "OCR_PREPROCESSING": "sharpen"})

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, openssl_dir
+from ocr_service.config import PREPROCESSING_FILTERS, Preprocessing
 from ocr_service.engine import PAGE_SEPARATOR, TRIAL_WARNING, MissingModelError, OcrEngine
 from ocr_service.formats import ImageFormat, UnreadableInputError, identify
 from tools.samples import DEMO_LINES, DEMO_WORDS, render_lines, render_pages
@@ -141,3 +142,14 @@ def test_lines_with_boxes_and_a_searchable_pdf(engine: OcrEngine) -> None:
     assert 0 <= first.x < 200 and 0 <= first.y < 200 and first.width > 200 and first.height > 10
     pdf = engine.searchable_pdf(recognition)
     assert pdf.startswith(b"%PDF") and b"%%EOF" in pdf[-64:]
+
+
+def test_every_preprocessing_option_is_one_the_engine_has(engine: OcrEngine) -> None:
+    offline = tuple(name for name in PREPROCESSING_FILTERS if name != "denoise")
+    everything = Preprocessing(filters=offline, upscale_small_font=True, auto_invert=False)
+    data = render_lines()
+    recognition = engine.recognize(data, identify(data), scale=0.9, preprocessing=everything)
+    assert recognition.page_count == 1  # each filter exists and the chain runs
+    # Denoising needs a model, like the non-Latin languages: a clear error names it.
+    with pytest.raises(MissingModelError, match=r"aspose-ocr-advanced-preprocessing-v1\.ocr"):
+        engine.recognize(data, identify(data), preprocessing=Preprocessing(filters=("denoise",)))

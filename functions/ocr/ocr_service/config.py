@@ -62,6 +62,30 @@ DEFAULT_LIMITS = Limits(
 )
 
 
+# Image-quality filters the engine applies before recognition, by our name -> the engine's.
+PREPROCESSING_FILTERS = {
+    "deskew": "auto_skew",
+    "contrast": "contrast_correction_filter",
+    "denoise": "auto_denoising",
+    "binarize": "binarize",
+    "grayscale": "to_grayscale",
+    "invert": "invert",
+}
+UPSCALE_SMALL_FONT = "upscale-small-font"
+DEFAULT_PREPROCESSING: tuple[str, ...] = ()  # measured: README, "Image quality"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How the engine prepares an image before it reads it (README, "Image quality")."""
+
+    filters: tuple[str, ...] = DEFAULT_PREPROCESSING
+    """Names from PREPROCESSING_FILTERS, applied in this order."""
+    upscale_small_font: bool = False
+    auto_invert: bool = True
+    """Let the engine detect light text on a dark background (its default)."""
+
+
 # The long side of an A4 page at 300 dpi, the resolution OCR is tuned for (README, "Sizing").
 DEFAULT_MAX_IMAGE_SIDE = 3508
 
@@ -90,6 +114,7 @@ class Settings:
     limits: Limits
     max_image_side: int
     """Images longer than this (pixels) are scaled down before recognition; 0 turns it off."""
+    preprocessing: Preprocessing
     outputs: frozenset[str]
     """Results to write: always "txt"; optionally "json" (lines, boxes) and "pdf" (searchable)."""
     language: str
@@ -135,6 +160,26 @@ def _license_source(environ: Mapping[str, str], problems: list[str]) -> LicenseS
     if source is not None and source.kind == "file" and not Path(source.name).is_file():
         problems.append(f"OCR_LICENSE_PATH={source.name!r} is not a readable file")
     return source
+
+
+def _preprocessing(environ: Mapping[str, str], problems: list[str]) -> Preprocessing:
+    raw = environ.get("OCR_PREPROCESSING")
+    names = (
+        DEFAULT_PREPROCESSING
+        if raw is None
+        else tuple(name.strip().lower() for name in raw.split(",") if name.strip())
+    )
+    accepted = {*PREPROCESSING_FILTERS, UPSCALE_SMALL_FONT}
+    if unknown := [name for name in names if name not in accepted]:
+        problems.append(
+            f"OCR_PREPROCESSING names {', '.join(unknown)}; choose from "
+            f"{', '.join(sorted(accepted))}"
+        )
+    return Preprocessing(
+        filters=tuple(name for name in names if name in PREPROCESSING_FILTERS),
+        upscale_small_font=UPSCALE_SMALL_FONT in names,
+        auto_invert=_flag(environ, "OCR_AUTO_INVERT", True, problems),
+    )
 
 
 def _optional_path(environ: Mapping[str, str], name: str) -> Path | None:
@@ -195,6 +240,7 @@ def load_settings(
             f"OCR_OUTPUTS names {', '.join(sorted(unknown_outputs))}; "
             f"choose from {', '.join(sorted(OUTPUT_KINDS))}"
         )
+    preprocessing = _preprocessing(environ, problems)
     try:
         language_by_prefix = parse_prefix_rules(environ.get("OCR_LANGUAGE_BY_PREFIX", ""))
     except ValueError as error:
@@ -207,6 +253,7 @@ def load_settings(
         output_bucket=output_bucket,
         limits=limits,
         max_image_side=max_image_side,
+        preprocessing=preprocessing,
         outputs=outputs & OUTPUT_KINDS,
         language=environ.get("OCR_LANGUAGE", "").strip() or DEFAULT_LANGUAGE,
         language_by_prefix=language_by_prefix,

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from .config import EngineSettings
+from .config import PREPROCESSING_FILTERS, EngineSettings, Preprocessing
 from .formats import ImageFormat, UnreadableInputError, identify
 from .licensing import LicenseError, fetch_license
 from .native import prepare_runtime_environment
@@ -69,13 +69,17 @@ class StartupTimings:
     warm_up_s: float
 
 
-class MissingModelError(RuntimeError):
-    """The language needs a model file that is not installed (and may not be downloaded)."""
+NO_PREPROCESSING = Preprocessing(filters=(), upscale_small_font=False, auto_invert=True)
 
-    def __init__(self, model: str, language: str) -> None:
+
+class MissingModelError(RuntimeError):
+    """A language or preprocessing option needs a model file that is not installed (and may
+    not be downloaded)."""
+
+    def __init__(self, model: str, needed_for: str) -> None:
         super().__init__(
-            f"the language {language} needs the engine model {model!r}, which is not installed "
-            f"in the model directory (OCR_RESOURCES_DIR): bundle it into the layer with "
+            f"{needed_for} needs the engine model {model!r}, which is not installed in the "
+            f"model directory (OCR_RESOURCES_DIR): bundle it into the layer with "
             f'`make build OCR_MODELS={model}` (README, "Languages and models")'
         )
         self.model = model
@@ -99,6 +103,7 @@ class TextRecognizer(Protocol):
         image_format: ImageFormat,
         scale: float | None = None,
         language: str | None = None,
+        preprocessing: Preprocessing = NO_PREPROCESSING,
     ) -> Recognition: ...
 
     def searchable_pdf(self, recognition: Recognition) -> bytes: ...
@@ -168,6 +173,7 @@ class OcrEngine:
         image_format: ImageFormat,
         scale: float | None = None,
         language: str | None = None,
+        preprocessing: Preprocessing = NO_PREPROCESSING,
     ) -> Recognition:
         """Recognize every page of an image or document (see `formats.identify`), resized by
         `scale` first if given (the engine's own filter: no decoding in Python), in `language`
@@ -181,15 +187,12 @@ class OcrEngine:
             ImageFormat.TIFF: ocr.InputType.TIFF,
             ImageFormat.PDF: ocr.InputType.PDF,
         }.get(image_format, ocr.InputType.SINGLE_IMAGE)
-        if scale is None:
-            ocr_input = ocr.OcrInput(input_type)
-        else:
-            filters = ocr.models.preprocessingfilters.PreprocessingFilter()
-            filters.add(ocr.models.preprocessingfilters.PreprocessingFilter.scale(scale))
-            ocr_input = ocr.OcrInput(input_type, filters)
+        ocr_input = ocr.OcrInput(input_type, self._filters(scale, preprocessing))
         ocr_input.add(io.BytesIO(data))  # a stream: no temporary file
         try:
             settings = ocr.RecognitionSettings()
+            settings.upscale_small_font = preprocessing.upscale_small_font
+            settings.automatic_color_inversion = preprocessing.auto_invert
             if language is not None:
                 settings.language = getattr(ocr.Language, language)
             results = self._api.recognize(ocr_input, settings)
@@ -197,7 +200,10 @@ class OcrEngine:
         except RuntimeError as error:  # every engine-side failure surfaces as RuntimeError
             missing = _MISSING_MODEL.search(str(error))
             if missing:
-                raise MissingModelError(missing.group(1), language or "default") from error
+                needed_for = f"recognizing in {language or 'LATIN'}"
+                if preprocessing.filters or preprocessing.upscale_small_font:
+                    needed_for += f" with preprocessing {preprocessing.filters}"
+                raise MissingModelError(missing.group(1), needed_for) from error
             raise UnreadableInputError(
                 "unreadable-image",
                 f"the engine could not read this {image_format.value.upper()} data: {error}",
@@ -210,6 +216,16 @@ class OcrEngine:
             lines=tuple(_lines(page) for page in pages),
             native=results,
         )
+
+    def _filters(self, scale: float | None, preprocessing: Preprocessing) -> Any:
+        """The engine's filter chain: scaling first (fewer pixels for every later filter)."""
+        filter_type = self._ocr.models.preprocessingfilters.PreprocessingFilter
+        chain = filter_type()
+        if scale is not None:
+            chain.add(filter_type.scale(scale))
+        for name in preprocessing.filters:
+            chain.add(getattr(filter_type, PREPROCESSING_FILTERS[name])())
+        return chain
 
     def searchable_pdf(self, recognition: Recognition) -> bytes:
         """The pages as a PDF with the recognized text under the images (selectable,

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .config import Limits, Settings
+from .config import Limits, Preprocessing, Settings
 from .conversion import webp_to_png
-from .engine import MissingModelError, Recognition, TextRecognizer
+from .engine import NO_PREPROCESSING, MissingModelError, Recognition, TextRecognizer
 from .formats import ImageFormat, UnreadableInputError, identify
 from .image_info import ImageInfo, inspect_image
 from .languages import DEFAULT_LANGUAGE, LanguageChoice, LanguagePolicy, UnknownLanguageError
@@ -33,7 +33,9 @@ class DocumentRecognizer:
         *,
         languages: LanguagePolicy | None = None,
         max_image_side: int = 0,
+        preprocessing: Preprocessing = NO_PREPROCESSING,
     ) -> None:
+        self._preprocessing = preprocessing
         self.engine = engine
         self.limits = limits
         self._languages = languages or LanguagePolicy(DEFAULT_LANGUAGE, {}, engine.language_names)
@@ -50,6 +52,7 @@ class DocumentRecognizer:
                 settings.language, settings.language_by_prefix, engine.language_names
             ),
             max_image_side=settings.max_image_side,
+            preprocessing=settings.preprocessing,
         )
 
     def examine(self, data: bytes) -> Examined:
@@ -84,7 +87,9 @@ class DocumentRecognizer:
         if image_format is ImageFormat.WEBP:
             data, image_format = webp_to_png(data), ImageFormat.PNG
         try:
-            return self.engine.recognize(data, image_format, self._scale(examined.info), language)
+            return self.engine.recognize(
+                data, image_format, self._scale(examined.info), language, self._preprocessing
+            )
         except MissingModelError as error:
             raise UnreadableInputError("model-missing", str(error)) from error
 
