@@ -118,7 +118,11 @@ def test_outputs() -> None:
 
 
 def test_preprocessing() -> None:
-    assert load_settings({"OUTPUT_BUCKET": "out"}).preprocessing == Preprocessing()
+    default = load_settings({"OUTPUT_BUCKET": "out"}).preprocessing
+    assert default == Preprocessing(filters=("deskew",), upscale_small_font=False, auto_invert=True)
+    assert load_settings({"OUTPUT_BUCKET": "out", "OCR_PREPROCESSING": ""}).preprocessing == (
+        Preprocessing(filters=())
+    )
     settings = load_settings(
         {
             "OUTPUT_BUCKET": "out",
