@@ -29,7 +29,7 @@ help:
 	@echo "make invoke EVENT=events/s3-put.json [SEED=1]   run the handler on an event (Docker-free)"
 	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
 	@echo "make redrive STACK=<name> [LOCAL=1] [DRY_RUN=1] [MAX=N]   re-run events from the failed-events queue"
-	@echo "make load [LOAD_OBJECTS=300]   several hundred objects through a local S3 and the real engine"
+	@echo "make load [LOAD_OBJECTS=300] [FAKE=1]   uploads through a local S3+SQS and the real handler; checks every result"
 	@echo "make lint      ruff and mypy --strict"
 	@echo "make deploy    sam deploy --guided"
 
@@ -73,6 +73,9 @@ local-s3: setup
 redrive: setup
 	@test -n "$(STACK)$(QUEUE_URL)" || { echo "usage: make redrive STACK=<stack name> [LOCAL=1] [DRY_RUN=1] [MAX=N]  (or QUEUE_URL=... FUNCTION=...)" >&2; exit 2; }
 	$(PY) -m tools.redrive $(if $(STACK),--stack $(STACK),--queue-url $(QUEUE_URL) $(if $(FUNCTION),--function-name $(FUNCTION))) $(if $(LOCAL),--local) $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max $(MAX))
+
+load: setup
+	$(PY) -m tools.load_test --objects $(or $(LOAD_OBJECTS),300) $(if $(FAKE),--fake-engine) $(if $(JSON),--json $(JSON))
 
 deploy: build
 	$(VENV)/bin/sam deploy --guided

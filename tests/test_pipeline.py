@@ -595,3 +595,32 @@ def test_a_failure_removes_every_earlier_output(s3: Any, fake_engine: FakeEngine
     pipeline.process_event(event_of(upload(s3, "a.png", b"")))
 
     assert output_keys(s3) == ["a.png.error.json"]
+
+
+def test_a_stale_redelivery_of_a_changed_object_does_no_work(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    pipeline = make_pipeline(s3, fake_engine)
+    first = upload(s3, "a.png", PNG)
+    pipeline.process_event(event_of(first))
+    changed = render_lines(("second version",), width=300)
+    pipeline.process_event(event_of(upload(s3, "a.png", changed)))
+
+    again = pipeline.process_event(event_of(first))  # S3 re-delivers the first event late
+
+    assert [s.reason for s in again.skipped] == ["duplicate"]
+    assert fake_engine.calls == [PNG, changed]  # no third recognition
+
+
+def test_a_failure_is_recorded_for_what_was_read(s3: Any, fake_engine: FakeEngine) -> None:
+    good = upload(s3, "a.png", PNG)
+    bad = upload(s3, "a.png", b"")  # overwritten before the first event is handled
+
+    first = make_pipeline(s3, fake_engine).process_event(event_of(good))
+    second = make_pipeline(s3, fake_engine).process_event(event_of(bad))
+
+    assert [f.reason for f in first.failed] == ["empty-object"]
+    record = read_json(s3, "a.png.error.json")
+    assert record["source"]["etag"] == bad.etag  # the bytes that failed, not the event's
+    assert [s.reason for s in second.skipped] == ["duplicate"]
+    assert output_keys(s3) == ["a.png.error.json"]

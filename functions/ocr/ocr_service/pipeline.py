@@ -161,9 +161,11 @@ class RetryableRecordsError(RuntimeError):
 class PermanentRecordError(Exception):
     """This record cannot succeed as it is; retrying would not help."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, source: SourceVersion | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.source = source
+        """The version that was read and found wanting, when it was read."""
 
 
 class TransientRecordError(Exception):
@@ -257,7 +259,7 @@ class OcrPipeline:
                 return Skipped(ref.bucket, ref.key, ref.version_id, "duplicate")
             return self._recognize_and_publish(ref, keys, clock, budget_ms)
         except PermanentRecordError as error:
-            return self._fail_permanently(ref, source, error.reason, str(error))
+            return self._fail_permanently(ref, error.source or source, error.reason, str(error))
         except TransientRecordError as error:
             return Failed(ref.bucket, ref.key, ref.version_id, error.reason, str(error), True)
         except (ClientError, BotoCoreError, PreconditionFailedError) as error:
@@ -293,22 +295,29 @@ class OcrPipeline:
                 source_object = self._store.get_object(
                     ref.bucket, ref.key, ref.version_id, self._limits.max_object_bytes
                 )
-            examined = self._recognizer.examine(source_object.body)
-            self._check_time(examined.info, clock, budget_ms)
-            language = self._recognizer.language_for(ref.key, source_object.metadata)
-            source = SourceVersion(
-                ref.bucket, ref.key, source_object.etag, source_object.version_id or ref.version_id
-            )
-            started = time.perf_counter()
-            with self._telemetry.span("recognize", format=examined.info.image_format.value):
-                recognition = self._recognizer.recognize(examined, language.name)
-            recognition_seconds = time.perf_counter() - started
         except SourceUnavailableError as error:
             raise PermanentRecordError("object-missing", str(error)) from error
         except ObjectTooLargeError as error:
             raise PermanentRecordError("too-large", str(error)) from error
+        # What was read may be newer than what the event announced (an unversioned key was
+        # overwritten): results are about what was read, and it may already have one.
+        source = SourceVersion(
+            ref.bucket, ref.key, source_object.etag, source_object.version_id or ref.version_id
+        )
+        if source.etag != ref.etag and self._results.recorded_result(source) is not None:
+            return Skipped(ref.bucket, ref.key, source.version_id, "duplicate")
+        try:
+            examined = self._recognizer.examine(source_object.body)
+            self._check_time(examined.info, clock, budget_ms)
+            language = self._recognizer.language_for(ref.key, source_object.metadata)
+            started = time.perf_counter()
+            with self._telemetry.span("recognize", format=examined.info.image_format.value):
+                recognition = self._recognizer.recognize(examined, language.name)
+            recognition_seconds = time.perf_counter() - started
         except UnreadableInputError as error:
-            raise PermanentRecordError(error.reason, str(error)) from error
+            raise PermanentRecordError(error.reason, str(error), source) from error
+        except PermanentRecordError as error:  # from the time check
+            raise PermanentRecordError(error.reason, str(error), source) from error
         if recognition.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
         with self._telemetry.span("upload"):
@@ -375,7 +384,7 @@ class OcrPipeline:
 
     def _fail_permanently(
         self, ref: ObjectRef, source: SourceVersion, reason: str, message: str
-    ) -> Failed:
+    ) -> Failed | Skipped:
         failed = Failed(ref.bucket, ref.key, ref.version_id, reason, message, False)
         if reason in ("not-an-upload", "output-is-input"):
             return failed  # not an upload of ours: there is nothing to answer for
@@ -395,7 +404,7 @@ class OcrPipeline:
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         try:
-            self._results.publish(
+            published = self._results.publish(
                 source,
                 record_key,
                 _json_bytes(record),
@@ -405,6 +414,10 @@ class OcrPipeline:
             )
         except (ClientError, BotoCoreError, PreconditionFailedError) as error:
             return Failed(ref.bucket, ref.key, ref.version_id, "storage-error", str(error), True)
+        if published is not Published.WRITTEN:
+            # The object changed meanwhile (its newer event answers for it), or the same
+            # version's record was just written by a concurrent duplicate.
+            return Skipped(ref.bucket, ref.key, source.version_id, published.value)
         return Failed(ref.bucket, ref.key, ref.version_id, reason, message, False, record_key)
 
 
