@@ -12,8 +12,8 @@ import pytest
 from aws_lambda_powertools import Logger
 from moto import mock_aws
 
-from ocr_service.config import load_engine_settings
-from ocr_service.engine import Line, OcrEngine, Recognition, StartupTimings
+from ocr_service.config import Preprocessing, load_engine_settings
+from ocr_service.engine import NO_PREPROCESSING, Line, OcrEngine, Recognition, StartupTimings
 from ocr_service.formats import ImageFormat, UnreadableInputError
 from tools.samples import render_lines
 from tools.template_env import function_environment as template_environment
@@ -48,6 +48,7 @@ class FakeEngine:
         image_format: ImageFormat,
         scale: float | None = None,
         language: str | None = None,
+        preprocessing: Preprocessing = NO_PREPROCESSING,
     ) -> Recognition:
         self.calls.append(data)
         self.scales.append(scale)
