@@ -91,6 +91,11 @@ class BenchImage:
     def text(self) -> str:
         return "\f".join(self.pages)
 
+    @property
+    def engine_input(self) -> str:
+        """How the engine must be told to read it: "pdf", "tiff" (every page) or "image"."""
+        return {"pdf": "pdf", "tif": "tiff", "tiff": "tiff"}.get(self.extension, "image")
+
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_PATH), size)

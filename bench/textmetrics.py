@@ -107,3 +107,25 @@ def full_score(recognized: str, reference: str) -> Score:
         reference_chars += len(expected)
         recognized_chars += len(text)
     return Score(edits, reference_chars, recognized_chars)
+
+
+def substring_score(recognized: str, expected: str) -> Score:
+    """For ground truth that is only a part of the page ("substring" matches): the edit
+    distance from ``expected`` to the closest stretch of the recognized text."""
+    text, wanted = normalize(recognized), normalize(expected)
+    if not text:
+        return Score(0, 0, 0)
+    previous = [0] * (len(text) + 1)  # a match may start anywhere in the text
+    for i, char in enumerate(wanted, 1):
+        current = [i]
+        for j, text_char in enumerate(text, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != text_char))
+            )
+        previous = current
+    return Score(min(previous), len(wanted), len(text))
+
+
+def contains(recognized: str, expected: str) -> bool:
+    """Whether the expected text occurs in the recognized text (whitespace collapsed)."""
+    return normalize(expected) in normalize(recognized)

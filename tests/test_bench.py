@@ -131,7 +131,7 @@ def test_cost_is_estimated_with_its_assumptions(quick_report: dict[str, Any]) ->
 
 def test_the_long_parts_are_marked_skipped(quick_report: dict[str, Any]) -> None:
     assert quick_report["one_vcpu"] == {"skipped": "skipped (--quick)"}
-    for name in ("warm_up", "scaling", "engine_options"):
+    for name in ("warm_up", "scaling", "engine_options", "input_route", "largest_allowed"):
         assert quick_report["experiments"][name] == {"skipped": "skipped (--quick)"}
     assert quick_report["scans"] is None
     assert quick_report["targets"]["basis"] == "label"
