@@ -67,7 +67,8 @@ CER_TOLERANCE = 0.01  # a setting "keeps the text" when its CER is at most 1 poi
 INIT_LIMIT_S = 10.0  # Lambda's Init phase limit for on-demand functions
 UNREADABLE_CER = 0.5  # above this, a variant's text is lost anyway and cannot judge a setting
 ENGINE_OPTIONS: tuple[dict[str, Any], ...] = (
-    {"option": "default"},
+    {"option": "default"},  # as the function runs: its filters, default settings
+    {"option": "no filters", "filters": []},
     {"option": "threads_count=1", "threads_count": 1},
     {"option": "threads_count=2", "threads_count": 2},
     {"option": "recognize_fast", "fast": True},
@@ -75,7 +76,6 @@ ENGINE_OPTIONS: tuple[dict[str, Any], ...] = (
     {"option": "detect_areas_mode=MULTICOLUMN", "detect_areas_mode": "MULTICOLUMN"},
     {"option": "detect_areas_mode=DOCUMENT_LAYOUT", "detect_areas_mode": "DOCUMENT_LAYOUT"},
     {"option": "detect_areas_mode=TABLE", "detect_areas_mode": "TABLE"},
-    {"option": "auto_skew filter", "filters": ["auto_skew"]},
 )
 
 
@@ -411,20 +411,23 @@ class Bench:
     # ---- experiments
 
     def warm_up_experiment(self) -> None:
-        variants: dict[str, Path | None] = {
-            "none": None,
-            "shipped warmup.png (3 lines)": WARM_UP_IMAGE,
-            "A4 canvas, 3 lines": self._render_extra("warm-a4-3lines", _a4_few_lines),
-            "A5 page 150 dpi, 15 lines": self._render_extra("warm-a5", _a5_page),
-            "the A4 page itself": self.image_files["a4"],
+        a4_canvas = self._render_extra("warm-a4-3lines", _a4_few_lines)
+        # (image, with the function's preprocessing?) The A4 page is always recognized with it.
+        variants: dict[str, tuple[Path | None, bool]] = {
+            "none": (None, False),
+            "shipped warmup.png, no filters (today)": (WARM_UP_IMAGE, False),
+            "shipped warmup.png with the filters": (WARM_UP_IMAGE, True),
+            "A4 canvas, 3 lines, with the filters": (a4_canvas, True),
+            "the A4 page itself, with the filters": (self.image_files["a4"], True),
         }
         results: dict[str, Any] = {}
-        for variant, path in variants.items():
+        for variant, (path, filtered) in variants.items():
             measured = self.runner.run(
                 "warm_up",
                 f"warm-up '{variant}', then the A4 page {1 + self.experiment_repeat} times",
                 image=str(self.image_files["a4"]),
                 warm_up_image=str(path) if path else None,
+                warm_up_preprocessing=filtered,
                 repeat=self.experiment_repeat,
             )
             later = measured["later"].get("median_wall_s")
@@ -448,7 +451,7 @@ class Bench:
                 round(rest + variant["warm_up_s"] * slowdown, 2) if cold and slowdown else None
             )
         self.report["experiments"]["warm_up"] = {
-            "target": "A4 page (2480x3508)",
+            "target": "A4 page (2480x3508), with the function's preprocessing filters",
             "first_vs_warm_target": TARGET_FIRST_VS_WARM,
             "init_limit_s": INIT_LIMIT_S,
             "variants": results,
@@ -497,45 +500,60 @@ class Bench:
         return path
 
     def scaling_experiment(self) -> None:
-        cases = []
-        # The photo also with the engine's skew correction: without it the photo's text is
-        # mostly lost at every size, which would hide what scaling itself does to the text.
-        for name, filters in (("photo", []), ("photo", ["auto_skew"]), ("a4", [])):
+        """Each max side in its own process (its own peak memory), with the function's filters
+        after the scale, as the handler applies them."""
+        filters = self.production_filters()
+        measured: dict[str, Any] = {"runs": {}}
+        peaks: dict[str, float] = {}
+        for name in ("photo", "a4"):
             image = self.bench_images[name]
-            variant = name + "".join(f"+{f}" for f in filters)
             for side in MAX_SIDES:
                 scale = _downscale(image.width, image.height, side)
                 if side and scale is None:
                     continue  # the same as "off" for this image
-                cases.append(
-                    {
-                        "id": f"{variant}@{side or 'off'}",
-                        "image": name,
-                        "variant": variant,
-                        "filters": filters,
-                        "format": "image",
-                        "max_side": side,
-                        "scale": scale,
-                    }
+                case: dict[str, Any] = {
+                    "id": f"{name}@{side or 'off'}",
+                    "image": name,
+                    "variant": name,
+                    "filters": filters,
+                    "format": "image",
+                    "max_side": side,
+                    "scale": scale,
+                }
+                run = self.runner.run(
+                    "options",
+                    f"downscaling {case['id']}: 1 + {self.experiment_repeat} runs",
+                    images={name: str(self.image_files[name])},
+                    cases=[case],
+                    repeat=self.experiment_repeat,
+                    settle=True,
                 )
-        measured = self.runner.run(
-            "options",
-            f"downscaling: {len(cases)} cases x {self.experiment_repeat}",
-            images={name: str(self.image_files[name]) for name in ("photo", "a4")},
-            cases=cases,
-            repeat=self.experiment_repeat,
-            settle=True,
-        )
+                measured["runs"].update(run["runs"])
+                peaks[case["id"]] = run["peak_rss_mb"]
+        cases = self._options_cases(measured, baseline_suffix="@off")
+        for case_id, case in cases.items():
+            case["peak_rss_mb"] = peaks[case_id]
         self.report["experiments"]["scaling"] = {
             "note": (
                 "Bare engine with the pipeline's scale factor (OCR_MAX_IMAGE_SIDE / longest "
-                "side, the engine's PreprocessingFilter.scale); text scored on the trial prefix."
+                f"side, PreprocessingFilter.scale) then the function's filters {filters}; "
+                "one process per case; text scored on the trial prefix."
             ),
-            "cases": self._options_cases(measured, baseline_suffix="@off"),
-            "peak_rss_mb": measured["peak_rss_mb"],
+            "cases": cases,
         }
 
+    def production_filters(self) -> list[str]:
+        """The engine filter names the function applies by default (template environment)."""
+        from ocr_service.config import (  # noqa: PLC0415
+            PREPROCESSING_FILTERS,
+            load_settings,
+        )
+
+        preprocessing = load_settings(self.runner.environment).preprocessing
+        return [PREPROCESSING_FILTERS[name] for name in preprocessing.filters]
+
     def options_experiment(self) -> None:
+        filters = self.production_filters()
         cases = []
         for name in ("a4", "photo"):
             image = self.bench_images[name]
@@ -543,6 +561,7 @@ class Bench:
             for option in ENGINE_OPTIONS:
                 cases.append(
                     {
+                        "filters": filters,  # the function's filters unless the option says
                         **option,
                         "id": f"{name}:{option['option']}",
                         "image": name,
@@ -560,8 +579,8 @@ class Bench:
         )
         self.report["experiments"]["engine_options"] = {
             "note": (
-                "Bare engine, images as the pipeline feeds them (photo scaled to 3508); "
-                "threads_count 0 is the default (the engine decides)."
+                "Bare engine, images as the pipeline feeds them (photo scaled to 3508, then "
+                f"the function's filters {filters}); threads_count 0 is the engine's default."
             ),
             "cases": self._options_cases(measured, baseline_suffix=":default"),
             "peak_rss_mb": measured["peak_rss_mb"],
@@ -570,7 +589,7 @@ class Bench:
     def input_route_experiment(self) -> None:
         """The same bytes given to the engine as a stream (what OcrEngine.recognize does) and
         as a file path (what tutorials do), per format, default settings."""
-        names = [name for name in ("a4", "photo", "pdf", "tiff") if name in self.image_files]
+        names = [name for name in ("a4", "tiff") if name in self.image_files]
         cases = []
         for name in names:
             image = self.bench_images[name]
@@ -587,10 +606,10 @@ class Bench:
                 )
         measured = self.runner.run(
             "options",
-            f"input route (stream vs file path): {len(cases)} cases x {self.experiment_repeat}",
+            f"input route (stream vs file path): {len(cases)} cases x 1",
             images={name: str(self.image_files[name]) for name in names},
             cases=cases,
-            repeat=self.experiment_repeat,
+            repeat=1,
             settle=True,
         )
         self.report["experiments"]["input_route"] = {
@@ -694,12 +713,6 @@ def _a4_few_lines() -> bytes:
         images.LABEL_LINES, images.A4_300_DPI, font_size=50, margin=200, line_spacing=1.5
     )
     return _png(image)
-
-
-def _a5_page() -> bytes:
-    size = (874, 1240)  # A5 at 150 dpi
-    lines = images.document_lines(150, size[0], 70, 15)
-    return _png(images.render_page(lines, size, font_size=25, margin=70))
 
 
 def _resized_photo(size: tuple[int, int]) -> bytes:
@@ -1091,14 +1104,14 @@ def render_report(report: dict[str, Any]) -> str:  # noqa: PLR0912, PLR0915 - on
                     _fmt(case.get("median_wall_s")),
                     _fmt(case.get("median_cpu_s")),
                     _fmt(case.get("speedup"), 2, "x"),
+                    _fmt(case.get("peak_rss_mb"), 0) if "peak_rss_mb" in case else "",
                     str(quality["chars"]) if quality else "n/a",
                     _pct(_cer(case)) if quality else _short_error(case.get("error")),
                 ]
             )
         out.append("")
-        out.append(
-            table(title, ["case", "scale", "wall s", "CPU s", "speed-up", "chars", "CER"], rows)
-        )
+        headers = ["case", "scale", "wall s", "CPU s", "speed-up", "peak MB", "chars", "CER"]
+        out.append(table(title, headers, rows))
     largest = experiments.get("largest_allowed")
     if largest and "photos" in largest:
         out.append("")
@@ -1331,7 +1344,12 @@ def _run_sections(
     else:
         bench.one_vcpu()
     bench.cost()
-    needs = {"warm-up": {"a4"}, "scaling": {"a4", "photo"}, "options": {"a4", "photo"}}
+    needs = {
+        "warm-up": {"a4"},
+        "scaling": {"a4", "photo"},
+        "options": {"a4", "photo"},
+        "route": {"a4", "tiff"},
+    }
     for key, part, run in (
         ("warm_up", "warm-up", bench.warm_up_experiment),
         ("scaling", "scaling", bench.scaling_experiment),

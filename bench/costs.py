@@ -10,7 +10,8 @@ Model (every assumption is also written into the benchmark's JSON):
   parallel part); below one vCPU, the 1-vCPU time stretched by the CPU share; above two vCPUs,
   no further gain is assumed (two cores are all this machine can show).
 - x86 price: $0.0000166667 per GB-second (memory in MB / 1024) and $0.20 per million requests;
-  one request per object; free tier and Init (billed once per cold start) left out.
+  one request per object; free tier and Init (billed once per cold start since August 2025,
+  shown separately) left out.
 - This machine's cores are not Lambda's: use the ratios between sizes, and the absolute numbers
   as an estimate within tens of percent.
 """
@@ -44,7 +45,9 @@ ASSUMPTIONS = {
     "below_1_vcpu": "1-vCPU time / vCPU share",
     "above_2_vcpus": "no gain assumed",
     "requests": "one per object (a PDF or TIFF of 3 pages is one request)",
-    "excluded": "free tier; Init duration (billed per cold start, reported separately); S3",
+    "excluded": (
+        "free tier; Init (billed per cold start since 1 Aug 2025, reported separately); S3"
+    ),
     "memory_headroom": f"MemorySize >= {HEADROOM} x largest peak RSS measured",
     "recommendation_rule": (
         f"fastest A4 latency among sizes that fit, costing <= {COST_TOLERANCE} x the cheapest"

@@ -141,9 +141,11 @@ def image_class(task: Task) -> Result:
     data = Path(task["image"]).read_bytes()
     image_format = identify(data)
     info = inspect_image(data, image_format)
+    # The bare engine gets exactly the arguments the handler's DocumentRecognizer passes:
+    # its scale, its language for an object without metadata, its preprocessing filters.
     scale = downscale(info.width, info.height, module.settings.max_image_side)
-    # The handler's own choice of language for an object without metadata: the default.
     language = engine_name(module.settings.language, module.engine.language_names)
+    preprocessing = module.settings.preprocessing
     s3 = boto3.client("s3")  # AWS_ENDPOINT_URL points at the parent's local S3
     bucket = task["input_bucket"]
     keys: list[str] = []
@@ -175,7 +177,9 @@ def image_class(task: Task) -> Result:
 
     def bare() -> tuple[dict[str, Any], str]:
         with Timer() as timer:
-            recognition = module.engine.recognize(data, image_format, scale, language=language)
+            recognition = module.engine.recognize(
+                data, image_format, scale, language, preprocessing
+            )
         return {**timer.as_dict(), "pages": recognition.page_count}, recognition.text
 
     first = through_handler()
@@ -195,6 +199,7 @@ def image_class(task: Task) -> Result:
         "engine_steps_s": asdict(module.engine.timings),
         "scale": scale,
         "language": language,
+        "preprocessing": asdict(preprocessing),
         "max_image_side": module.settings.max_image_side,
         "first_request": first,
         "engine": summarize(engine_calls),
@@ -250,24 +255,29 @@ def naive(task: Task) -> Result:
 def warm_up(task: Task) -> Result:
     """Start the engine without its own warm-up, run the variant's warm-up image (if any),
     then the first and later recognitions of the target page."""
-    from ocr_service.engine import OcrEngine  # noqa: PLC0415
+    from ocr_service.config import load_settings  # noqa: PLC0415
+    from ocr_service.engine import NO_PREPROCESSING, OcrEngine  # noqa: PLC0415
     from ocr_service.formats import identify  # noqa: PLC0415
 
+    # The page is recognized as the function would (its preprocessing, e.g. deskew).
+    production = load_settings(task["environment"]).preprocessing
     engine = OcrEngine.start(_engine_settings(task, warm_up=False))
     warm_up_call: dict[str, Any] | None = None
     if task.get("warm_up_image"):
         warm = Path(task["warm_up_image"]).read_bytes()
+        filters = production if task.get("warm_up_preprocessing") else NO_PREPROCESSING
         with Timer() as timer:
-            engine.recognize(warm, identify(warm))
+            engine.recognize(warm, identify(warm), None, None, filters)
         warm_up_call = timer.as_dict()
     data = Path(task["image"]).read_bytes()
     image_format = identify(data)
     calls = []
     for _ in range(1 + task["repeat"]):
         with Timer() as timer:
-            engine.recognize(data, image_format)
+            engine.recognize(data, image_format, None, None, production)
         calls.append(timer.as_dict())
     return {
+        "preprocessing": asdict(production),
         "warm_up": warm_up_call,
         "first": calls[0],
         "later": summarize(calls[1:]),
@@ -279,16 +289,15 @@ def warm_up(task: Task) -> Result:
 
 
 def _aspose_input(ocr: Any, data: bytes, case: dict[str, Any], path: str) -> Any:
-    """The engine's input for a case: its format, then its filters (by PreprocessingFilter's
-    method names), then the scale, as OcrEngine.recognize builds it; the bytes as a stream,
-    or with ``route: path`` the file's path (as tutorials do)."""
+    """The engine's input for a case: its format, the scale, then its filters (by
+    PreprocessingFilter's method names), in OcrEngine.recognize's order; the bytes as a
+    stream, or with ``route: path`` the file's path (as tutorials do)."""
     input_type = {"tiff": ocr.InputType.TIFF, "pdf": ocr.InputType.PDF}.get(
         case["format"], ocr.InputType.SINGLE_IMAGE
     )
     filter_class = ocr.models.preprocessingfilters.PreprocessingFilter
-    steps = [getattr(filter_class, name)() for name in case.get("filters", [])]
-    if case.get("scale") is not None:
-        steps.append(filter_class.scale(case["scale"]))
+    steps = [] if case.get("scale") is None else [filter_class.scale(case["scale"])]
+    steps += [getattr(filter_class, name)() for name in case.get("filters", [])]
     if steps:
         filters = filter_class()
         for step in steps:
