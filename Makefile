@@ -20,7 +20,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.12 on PATH; the virtualenv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive load clean
+.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive load bench clean
 
 help:
 	@echo "make demo      set up, then recognize a rendered sample through a local S3 and the handler"
@@ -30,6 +30,7 @@ help:
 	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
 	@echo "make redrive STACK=<name> [LOCAL=1] [DRY_RUN=1] [MAX=N]   re-run events from the failed-events queue"
 	@echo "make load [LOAD_OBJECTS=300] [FAKE=1]   uploads through a local S3+SQS and the real handler; checks every result"
+	@echo "make bench [SAMPLES=../shared/ocr-samples]   speed, memory and cost, side by side (tables + bench/results/*.json)"
 	@echo "make lint      ruff and mypy --strict"
 	@echo "make deploy    sam deploy --guided"
 
@@ -76,6 +77,9 @@ redrive: setup
 
 load: setup
 	$(PY) -m tools.load_test --objects $(or $(LOAD_OBJECTS),300) $(if $(FAKE),--fake-engine) $(if $(JSON),--json $(JSON))
+
+bench: setup
+	$(PY) -m bench.bench $(if $(SAMPLES),--samples $(SAMPLES))
 
 deploy: build
 	$(VENV)/bin/sam deploy --guided
