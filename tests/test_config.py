@@ -23,7 +23,7 @@ def test_defaults_with_only_the_output_bucket() -> None:
     assert settings.engine.resources_dir == DEFAULT_RESOURCES_DIR == Path("/opt/ocr-models")
     assert settings.engine.license_source is None
     assert settings.limits == DEFAULT_LIMITS
-    assert settings.max_image_side == 3508
+    assert settings.max_image_side == 2480
     assert settings.engine.allow_model_downloads is False
     assert settings.engine.warm_up is True
 

