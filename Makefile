@@ -53,9 +53,9 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check functions tools tests layers
-	$(VENV)/bin/ruff format --check functions tools tests layers
-	$(VENV)/bin/mypy functions/ocr tools
+	$(VENV)/bin/ruff check functions tools tests layers bench
+	$(VENV)/bin/ruff format --check functions tools tests layers bench
+	$(VENV)/bin/mypy functions/ocr tools bench
 
 validate: setup
 	$(VENV)/bin/sam validate --lint
