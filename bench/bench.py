@@ -381,32 +381,7 @@ class Bench:
     # ---- cost
 
     def cost(self) -> None:
-        classes = self.report["classes"]
-        factor = (self.report.get("one_vcpu") or {}).get("one_core_factor") or 1.0
-        times = {
-            name: costs.ClassTimes(
-                pages=len(self.bench_images[name].pages),
-                two_vcpu_s=entry["handler_warm_s"],
-                cpu_s=entry["handler_cpu_s"],
-                peak_rss_mb=entry["peak_rss_mb"],
-            )
-            for name, entry in classes.items()
-            if entry.get("handler_warm_s") is not None
-        }
-        table = costs.estimates(times, factor)
-        recommendation = costs.recommend(table, times)
-        init_s = (self.report.get("cold_start") or {}).get("median", {}).get("init_s")
-        self.report["cost"] = {
-            "assumptions": {**costs.ASSUMPTIONS, "one_core_factor_used": factor},
-            "per_class": table,
-            "recommendation": recommendation,
-            "init_cost_per_cold_start_usd": {
-                str(memory): round(costs.init_cost_usd(init_s, memory), 7)
-                for memory in costs.MEMORY_SIZES_MB
-            }
-            if init_s
-            else None,
-        }
+        self.report["cost"] = cost_section(self.report)
 
     # ---- experiments
 
@@ -737,6 +712,44 @@ def _png(image: Any) -> bytes:
 # --------------------------------------------------------------------------- conclusions
 
 
+def cost_section(report: dict[str, Any]) -> dict[str, Any]:
+    """Lambda duration and cost per memory size, and the recommended size (bench.costs)."""
+    classes = report["classes"]
+    one_vcpu = report.get("one_vcpu") or {}
+    factor = one_vcpu.get("one_core_factor") or 1.0
+    times = {
+        name: costs.ClassTimes(
+            pages=entry["image"]["pages"],
+            two_vcpu_s=entry["handler_warm_s"],
+            cpu_s=entry["handler_cpu_s"],
+            peak_rss_mb=entry["peak_rss_mb"],
+        )
+        for name, entry in classes.items()
+        if entry.get("handler_warm_s") is not None
+    }
+    table = costs.estimates(times, factor)
+    init_s = (report.get("cold_start") or {}).get("median", {}).get("init_s")
+    return {
+        "assumptions": {**costs.ASSUMPTIONS, "one_core_factor_used": factor},
+        "per_class": table,
+        "recommendation": costs.recommend(table, times),
+        "init_cost_per_cold_start_usd": {
+            str(memory): round(costs.init_cost_usd(init_s, memory), 7)
+            for memory in costs.MEMORY_SIZES_MB
+        }
+        if init_s
+        else None,
+    }
+
+
+def derive(report: dict[str, Any]) -> None:
+    """Everything computed from the measurements: cost, targets, recommendations."""
+    if report["classes"]:
+        report["cost"] = cost_section(report)
+    report["targets"] = targets(report)
+    report["recommendations"] = recommendations(report)
+
+
 def targets(report: dict[str, Any]) -> dict[str, Any]:
     """The "make it fast" targets, met or not, from this run's numbers."""
     classes = report["classes"]
@@ -1023,8 +1036,8 @@ def render_report(report: dict[str, Any]) -> str:  # noqa: PLR0912, PLR0915 - on
             f"{_fmt(one['two_core_handler_warm_s'])} s, "
             f"speed-up {_fmt(one['speedup_two_cores'])}x); "
             f"one-core wall / two-core CPU = {_fmt(one['one_core_factor'], 3)}; "
-            f"first request {_fmt(one['first_request_s'])} s; Init {_fmt(one['init_s'])} s "
-            f"(warm-up {_fmt(one['warm_up_s'])} s); "
+            f"first request {_fmt(one['first_request_s'])} s; Init {_fmt(one.get('init_s'))} s "
+            f"(warm-up {_fmt(one.get('warm_up_s'))} s); "
             f"peak {_fmt(one['peak_rss_mb'], 0)} MB"
         )
     cost = report.get("cost")
@@ -1053,10 +1066,12 @@ def render_report(report: dict[str, Any]) -> str:  # noqa: PLR0912, PLR0915 - on
         out.append(
             f"  recommended MemorySize: {rec.get('memory_mb')} MB "
             f"({rec.get('duration_s')} s and ${rec.get('cost_per_1000_pages_usd')} per 1,000 A4 "
-            f"pages; needs >= {rec.get('required_memory_mb')} MB for peak "
-            f"{rec.get('largest_peak_rss_mb')} MB x {costs.HEADROOM})"
+            f"pages; needs >= {rec.get('required_memory_mb')} MB: {costs.HEADROOM} x A4 peak "
+            f"{rec.get('basis_peak_rss_mb')} MB, {costs.WORST_HEADROOM} x largest peak "
+            f"{rec.get('largest_peak_rss_mb')} MB ({rec.get('largest_peak_class')}))"
             if rec.get("memory_mb")
-            else f"  no memory recommendation: {rec.get('reason')}"
+            else f"  no memory recommendation: {rec.get('reason')} "
+            f"(needs >= {rec.get('required_memory_mb')} MB)"
         )
         out.append(
             "  assumptions: x86 $0.0000166667/GB-s + $0.20/1M requests; 1 vCPU per 1769 MB; "
@@ -1201,6 +1216,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--cold-runs", type=int, default=3, help="fresh processes for the cold start (3)"
     )
     parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="measure nothing: recompute cost and recommendations from a results file and "
+        "print its tables (with --json, also write the recomputed file)",
+    )
+    parser.add_argument(
         "--skip",
         action="append",
         default=[],
@@ -1231,8 +1253,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def reprint(source: Path, target: Path | None) -> int:
+    """`--report`: recompute the derived sections of saved results and print them."""
+    saved: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    derive(saved)
+    if target is not None:
+        saved["json_path"] = str(target)
+        target.write_text(json.dumps(saved, indent=2, ensure_ascii=False) + "\n")
+    print(render_report(saved))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report is not None:
+        return reprint(args.report, args.json)
     if args.quick:
         args.repeat, args.cold_runs = 1, 1
     started = datetime.now(UTC)
@@ -1365,8 +1400,7 @@ def _run_sections(
             _guarded(experiments, key, run)
     if args.samples is not None and not args.quick:
         _guarded(report, "scans", lambda: bench.scans(args.samples))
-    report["targets"] = targets(report)
-    report["recommendations"] = recommendations(report)
+    derive(report)
 
 
 def _guarded(where: dict[str, Any], key: str, run: Callable[[], None]) -> None:

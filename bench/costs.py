@@ -24,9 +24,11 @@ from typing import Any
 PRICE_PER_GB_SECOND = 0.0000166667  # x86, us-east-1 (first 6 billion GB-seconds a month)
 PRICE_PER_REQUEST = 0.20 / 1_000_000
 MB_PER_VCPU = 1769
-MEMORY_SIZES_MB = (1024, 1769, 2654, 3538)
+MEMORY_SIZES_MB = (1024, 1769, 2654, 3538, 5307)
 HEADROOM = 1.5
-"""Recommended memory is at least this times the largest measured peak RSS."""
+"""Memory is at least this times the basis class's (the A4 page's) peak RSS ..."""
+WORST_HEADROOM = 1.2
+"""... and at least this times the largest peak RSS of any class measured."""
 COST_TOLERANCE = 1.10
 """The recommendation takes the fastest size that costs at most this much more than the
 cheapest one that fits."""
@@ -48,7 +50,10 @@ ASSUMPTIONS = {
     "excluded": (
         "free tier; Init (billed per cold start since 1 Aug 2025, reported separately); S3"
     ),
-    "memory_headroom": f"MemorySize >= {HEADROOM} x largest peak RSS measured",
+    "memory_headroom": (
+        f"MemorySize >= {HEADROOM} x the A4 page's peak RSS and >= {WORST_HEADROOM} x the "
+        "largest peak RSS of any class"
+    ),
     "recommendation_rule": (
         f"fastest A4 latency among sizes that fit, costing <= {COST_TOLERANCE} x the cheapest"
     ),
@@ -96,10 +101,10 @@ class SizeEstimate:
 
 
 def estimates(
-    classes: dict[str, ClassTimes], one_core_factor: float
+    classes: dict[str, ClassTimes], one_core_factor: float, basis: str = "a4"
 ) -> dict[str, list[dict[str, Any]]]:
     """Duration and cost per 1,000 pages for each class at each memory size."""
-    required = required_memory_mb(classes)
+    required = required_memory_mb(classes, basis)
     table: dict[str, list[dict[str, Any]]] = {}
     for name, times in classes.items():
         # One vCPU is never faster than two (a loaded machine can show CPU < wall).
@@ -124,9 +129,10 @@ def estimates(
     return table
 
 
-def required_memory_mb(classes: dict[str, ClassTimes]) -> int:
-    peak = max((times.peak_rss_mb for times in classes.values()), default=0.0)
-    return int(peak * HEADROOM + 0.5)
+def required_memory_mb(classes: dict[str, ClassTimes], basis: str = "a4") -> int:
+    worst = max((times.peak_rss_mb for times in classes.values()), default=0.0)
+    basis_peak = classes[basis].peak_rss_mb if basis in classes else worst
+    return int(max(basis_peak * HEADROOM, worst * WORST_HEADROOM) + 0.5)
 
 
 def recommend(
@@ -137,19 +143,27 @@ def recommend(
         return {"memory_mb": None, "reason": f"no {basis!r} measurement in this run"}
     rows = [row for row in table[basis] if row["fits"]]
     if not rows:
-        return {"memory_mb": None, "reason": "no memory size considered fits the peak RSS"}
+        return {
+            "memory_mb": None,
+            "reason": "no memory size considered fits the peak RSS",
+            "required_memory_mb": required_memory_mb(classes, basis),
+        }
     cheapest = min(row["cost_per_1000_pages_usd"] for row in rows)
     affordable = [row for row in rows if row["cost_per_1000_pages_usd"] <= cheapest * 1.10]
     best = min(affordable, key=lambda row: (row["duration_s"], row["memory_mb"]))
     peak = max(times.peak_rss_mb for times in classes.values())
+    largest = max(classes, key=lambda name: classes[name].peak_rss_mb)
     return {
         "memory_mb": best["memory_mb"],
         "basis": basis,
         "duration_s": best["duration_s"],
         "cost_per_1000_pages_usd": best["cost_per_1000_pages_usd"],
         "cheapest_cost_per_1000_pages_usd": cheapest,
-        "required_memory_mb": required_memory_mb(classes),
+        "required_memory_mb": required_memory_mb(classes, basis),
+        "basis_peak_rss_mb": classes[basis].peak_rss_mb,
+        "basis_headroom": round(best["memory_mb"] / classes[basis].peak_rss_mb, 2),
         "largest_peak_rss_mb": peak,
+        "largest_peak_class": largest,
         "headroom_at_recommended": round(best["memory_mb"] / peak, 2) if peak else None,
     }
 

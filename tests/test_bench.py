@@ -122,7 +122,7 @@ def test_cost_is_estimated_with_its_assumptions(quick_report: dict[str, Any]) ->
     assert cost["assumptions"]["price_per_gb_second_usd"] == 0.0000166667
     assert cost["assumptions"]["price_per_million_requests_usd"] == pytest.approx(0.20)
     rows = cost["per_class"]["label"]
-    assert [row["memory_mb"] for row in rows] == [1024, 1769, 2654, 3538]
+    assert [row["memory_mb"] for row in rows] == [1024, 1769, 2654, 3538, 5307]
     assert all(is_number(row["cost_per_1000_pages_usd"]) for row in rows)
     # No A4 page in a quick run, so no memory size is recommended, and it says why.
     assert cost["recommendation"]["memory_mb"] is None
