@@ -22,11 +22,12 @@ from tools import check_sizes
 from tools.check_sizes import measure
 
 LAYER_DIR = Path(__file__).resolve().parents[1] / "layers" / "aspose-ocr"
+COMMON_DIR = LAYER_DIR.parent / "common"
 
 
 def load(name: str) -> ModuleType:
     """Import ``layers/aspose-ocr/<name>.py`` by path, with its directory on sys.path as for a
-    script (build_layer.py imports its sibling lambda_sizes.py)."""
+    script (build_layer.py imports lambda_sizes.py from layers/common)."""
     spec = importlib.util.spec_from_file_location(name, LAYER_DIR / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -395,7 +396,7 @@ def test_the_build_and_check_sizes_measure_the_same(site: Path) -> None:
 
 def test_the_build_uses_the_shared_measurement_module() -> None:
     shared = sys.modules["lambda_sizes"]
-    assert Path(str(shared.__file__)).resolve() == LAYER_DIR / "lambda_sizes.py"
+    assert Path(str(shared.__file__)).resolve() == COMMON_DIR / "lambda_sizes.py"
     assert build_layer.files_under is shared.files_under
     assert build_layer.zip_entry_size is shared.zip_entry_size
     assert check_sizes.files_under is shared.files_under

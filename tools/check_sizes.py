@@ -12,7 +12,7 @@ is missing). ``--layer`` may be repeated for several layers.
 
 Importable for tests: :func:`measure` sizes one directory, :func:`check` compares function plus
 layers with a limit, :func:`format_report` renders the table. Standard library only; the
-per-file measurement is ``layers/aspose-ocr/lambda_sizes.py``, shared with the layer build.
+per-file measurement is ``layers/common/lambda_sizes.py``, shared with the layer build.
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-#: The size measurement shared with the layer build (layers/aspose-ocr/build_layer.py).
+#: The size measurement shared with the layer build (both layers' build_layer.py).
 LAMBDA_SIZES_PATH = (
-    Path(__file__).resolve().parents[1] / "layers" / "aspose-ocr" / "lambda_sizes.py"
+    Path(__file__).resolve().parents[1] / "layers" / "common" / "lambda_sizes.py"
 )
 
 
 def _load_lambda_sizes() -> ModuleType:
-    """Load ``layers/aspose-ocr/lambda_sizes.py``, the size measurement build_layer.py uses.
+    """Load ``layers/common/lambda_sizes.py``, the size measurement build_layer.py uses.
 
     It lives with the layer (SAM copies only that directory when it builds the layer), which is
     no package: load it from its path, once, under its own module name.

@@ -24,7 +24,8 @@ Steps, each printed with what it removed:
    or downloaded at build time where there is network access);
 5. a self-test: a fresh, isolated Python 3.12 recognizes ``selftest.png`` with the layer alone;
 6. the layer's size, unzipped and zipped as SAM zips it (measured by the sibling
-   ``lambda_sizes.py``, shared with ``tools/check_sizes.py``); more than Lambda's limit fails.
+   ``layers/common/lambda_sizes.py``, shared with ``tools/check_sizes.py``); more than
+   Lambda's limit fails.
 
 Standard library only.
 """
@@ -41,16 +42,24 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-# A sibling module: Python puts this script's directory on sys.path, and SAM copies the whole
-# directory before it runs the Makefile.
-from lambda_sizes import LAMBDA_UNZIPPED_LIMIT, ZIP_END, files_under, zip_entry_size
-
 HERE = Path(__file__).resolve().parent
+# Code shared with the Tesseract layer lives in layers/common, reached from this file's own path
+# (SAM runs the layer's original Makefile, which runs this file where it is).
+sys.path.insert(0, str(HERE.parent / "common"))
+from lambda_sizes import (  # noqa: E402
+    LAMBDA_UNZIPPED_LIMIT,
+    SizeBook,
+    files_under,
+    fmt,
+    zip_entry_size,
+)
+from trimming import remove, remove_empty_dirs, tree_entries  # noqa: E402
+
+__all__ = ["SizeBook", "fmt", "remove", "remove_empty_dirs", "zip_entry_size"]
 REQUIREMENTS = HERE / "requirements.txt"
 FETCH_OPENSSL = HERE / "fetch_openssl.py"
 SELFTEST_IMAGE = HERE / "selftest.png"
@@ -104,45 +113,12 @@ def log(message: str) -> None:
     print(f"build_layer: {message}", flush=True)
 
 
-def fmt(size: int) -> str:
-    """Return ``size`` bytes as ``'123,456,789 B (117.7 MiB)'``."""
-    return f"{size:,} B ({size / 1048576:.1f} MiB)"
-
-
 def run(command: list[str]) -> None:
     """Run ``command``; raise :class:`BuildError` if it fails."""
     log("$ " + " ".join(command))
     result = subprocess.run(command, check=False)
     if result.returncode != 0:
         raise BuildError(f"command failed with exit code {result.returncode}: {command[0]} ...")
-
-
-# --- sizes (how one file is measured: lambda_sizes.py) --------------------------------------------
-
-
-class SizeBook:
-    """Unzipped and zipped sizes of files in a layer directory, each file deflated only once."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._zipped: dict[Path, int] = {}
-
-    def zip_entry(self, path: Path) -> int:
-        """Return the bytes ``path`` adds to a ZIP of ``root`` (headers plus deflated data)."""
-        if path not in self._zipped:
-            self._zipped[path] = zip_entry_size(path.relative_to(self.root).as_posix(), path)
-        return self._zipped[path]
-
-    def sizes(self, files: Iterable[Path] | None = None) -> tuple[int, int]:
-        """Return ``(unzipped, zipped)`` for ``files`` (default: every file under ``root``)."""
-        paths = files_under(self.root) if files is None else list(files)
-        unzipped = sum(path.stat().st_size for path in paths)
-        new = [path for path in paths if path not in self._zipped]
-        # zlib releases the GIL while compressing: threads use every core.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            list(pool.map(self.zip_entry, new))
-        zipped = sum(self.zip_entry(path) for path in paths) + ZIP_END
-        return unzipped, zipped
 
 
 # --- trimming -------------------------------------------------------------------------------------
@@ -187,13 +163,6 @@ def is_native_pe(path: Path) -> bool:
         return False
 
 
-def _tree_entries(root: Path) -> Iterable[Path]:
-    """Yield every file and directory below ``root``, parents before children."""
-    for directory, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            yield Path(directory, name)
-
-
 def select_other_abis(root: Path) -> list[Path]:
     """Extension modules built for another CPython than the runtime's."""
     wanted = "".join(str(part) for part in RUNTIME_VERSION)
@@ -222,7 +191,7 @@ def select_debugger_files(root: Path) -> list[Path]:
 def select_packaging_leftovers(root: Path) -> list[Path]:
     """PyInstaller/Nuitka hooks, type stubs and bytecode caches (directories whole)."""
     selected: list[Path] = []
-    for path in _tree_entries(root):
+    for path in tree_entries(root):
         if any(parent in selected for parent in path.parents):
             continue
         if (path.is_dir() and path.name in PACKAGING_DIRS) or path.suffix == ".pyi":
@@ -244,28 +213,6 @@ class TrimResult:
     removed: int
     unzipped_after: int
     zipped_after: int
-
-
-def remove(paths: Iterable[Path]) -> tuple[int, int]:
-    """Delete ``paths`` (files or whole directories); return ``(files, bytes)`` removed."""
-    count = removed = 0
-    for path in paths:
-        inner = files_under(path) if path.is_dir() else [path]
-        count += len(inner)
-        removed += sum(item.stat().st_size for item in inner)
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    return count, removed
-
-
-def remove_empty_dirs(root: Path) -> None:
-    """Remove directories below ``root`` that trimming left empty."""
-    for directory, _, _ in sorted(os.walk(root), key=lambda item: -len(item[0])):
-        path = Path(directory)
-        if path != root and not any(path.iterdir()):
-            path.rmdir()
 
 
 def trim(site: Path, without_pdf: bool, book: SizeBook) -> list[TrimResult]:
