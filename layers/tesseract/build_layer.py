@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+"""Build the TesseractLayer (Lambda layer for python3.12, x86_64) into an artifacts directory.
+
+Run by ``make build-TesseractLayer`` (SAM's ``BuildMethod: makefile``) with the Python 3.12
+interpreter the Makefile found::
+
+    python3.12 build_layer.py --artifacts-dir "$ARTIFACTS_DIR" [--languages "eng rus"]
+
+Layout produced (Lambda unpacks a layer to ``/opt``)::
+
+    python/     tesserocr (libtesseract 5.5.4 + Leptonica bundled in tesserocr.libs/) and
+                pypdfium2, trimmed                                 -> /opt/python is on sys.path
+    tessdata/   <lang>.traineddata per language, osd.traineddata, pdf.ttf     -> /opt/tessdata
+
+Steps, each printed with what it removed or added:
+
+1. ``pip install --require-hashes`` of ``requirements.txt`` for cp312 / manylinux x86_64 only
+   (wheels kept in ``${XDG_CACHE_HOME:-~/.cache}/tesseract-layer/wheels``);
+2. trim what Lambda never loads: bytecode caches, type stubs, console scripts, pypdfium2's
+   command-line tool, test directories, other CPython ABIs' extension modules;
+3. ``tessdata/`` with ``fetch_tessdata.py`` (Debian bookworm packages, SHA-256 pinned, cached):
+   the languages of ``--languages`` / ``TESSERACT_LANGUAGES``, plus osd and pdf.ttf;
+4. a self-test: a fresh, isolated Python 3.12 with only the layer's ``python/`` on ``sys.path``
+   recognizes ``selftest.png`` (exact lines), loads every language, detects the orientation with
+   osd, writes a searchable PDF (needs pdf.ttf) and reads its text back with pypdfium2;
+5. the layer's size per part, unzipped and zipped as SAM zips it (``layers/common/
+   lambda_sizes.py``, shared with ``tools/check_sizes.py``); more than Lambda's limit fails.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# Code shared with the Aspose layer lives in layers/common, reached from this file's own path
+# (SAM runs the layer's original Makefile, which runs this file where it is).
+sys.path.insert(0, str(HERE.parent / "common"))
+sys.path.insert(0, str(HERE))
+import fetch_tessdata  # noqa: E402
+from lambda_sizes import LAMBDA_UNZIPPED_LIMIT, SizeBook, files_under, fmt  # noqa: E402
+from trimming import remove, remove_empty_dirs, tree_entries  # noqa: E402
+
+REQUIREMENTS = HERE / "requirements.txt"
+SELFTEST_IMAGE = HERE / "selftest.png"
+
+#: The runtime this layer is for.
+RUNTIME_VERSION: tuple[int, int] = (3, 12)
+#: tesserocr's wheel is manylinux_2_28 (Amazon Linux 2023 has glibc 2.34), pypdfium2's is
+#: manylinux2014: pip takes several --platform values and matches each wheel against all.
+PIP_PLATFORMS: tuple[str, ...] = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+SELFTEST_TIMEOUT_S = 300
+
+#: The self-test page, one entry per line (render_selftest.py draws them into selftest.png).
+#: Lines in Latin script are checked when eng is built, the Cyrillic one when rus is.
+SELFTEST_LINES: tuple[str, ...] = (
+    "TESSERACT LAYER SELF TEST",
+    "Quick brown foxes jump over lazy dogs",
+    "Pack my box with five dozen liquor jugs",
+    "Sphinx of black quartz judge my vow",
+    "Привет мир",
+)
+CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
+
+#: Directory names whose whole content Lambda never loads.
+NEVER_LOADED_DIRS = frozenset({"__pycache__", "tests", "test"})
+#: pypdfium2's command-line tool (``python -m pypdfium2``); the function only uses the library.
+CLI_PACKAGES = frozenset({"pypdfium2_cli"})
+EXTENSION_RE = re.compile(r"\.cpython-(\d+)[a-z]*-[^/]*\.so$")
+
+
+class BuildError(RuntimeError):
+    """Raised with a message meant for the person running the build."""
+
+
+def log(message: str) -> None:
+    """Print a build message, flushed so it interleaves with subprocess output."""
+    print(f"build_layer: {message}", flush=True)
+
+
+def run(command: list[str]) -> None:
+    """Run ``command``; raise :class:`BuildError` if it fails."""
+    log("$ " + " ".join(command))
+    result = subprocess.run(command, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"command failed with exit code {result.returncode}: {command[0]} ...")
+
+
+# --- trimming -------------------------------------------------------------------------------------
+
+
+def select_bytecode(site: Path) -> list[Path]:
+    """``__pycache__`` directories and stray ``*.pyc``: Lambda's /opt is read-only, so Python
+    compiles in memory anyway, and caches for another interpreter are never read."""
+    selected: list[Path] = []
+    for path in tree_entries(site):
+        if any(parent in selected for parent in path.parents):
+            continue
+        if (path.is_dir() and path.name == "__pycache__") or path.suffix == ".pyc":
+            selected.append(path)
+    return selected
+
+
+def select_stubs(site: Path) -> list[Path]:
+    """Type stubs and markers (``*.pyi``, ``py.typed``): only type checkers read them."""
+    return [path for path in files_under(site) if path.suffix == ".pyi" or path.name == "py.typed"]
+
+
+def select_console_scripts(site: Path) -> list[Path]:
+    """``bin/`` (console-script launchers ``pip --target`` writes with a build-host shebang) and
+    pypdfium2's command-line package: the function imports the libraries only."""
+    selected = [site / "bin"] if (site / "bin").is_dir() else []
+    selected += [path for path in site.iterdir() if path.is_dir() and path.name in CLI_PACKAGES]
+    return selected
+
+
+def select_tests(site: Path) -> list[Path]:
+    """Test directories inside the installed packages (whole)."""
+    selected: list[Path] = []
+    for path in tree_entries(site):
+        if any(parent in selected for parent in path.parents):
+            continue
+        if path.is_dir() and path.name in NEVER_LOADED_DIRS - {"__pycache__"}:
+            selected.append(path)
+    return selected
+
+
+def select_other_abis(site: Path) -> list[Path]:
+    """Extension modules built for another CPython than the runtime's."""
+    wanted = "".join(str(part) for part in RUNTIME_VERSION)
+    return [
+        path
+        for path in files_under(site)
+        if (match := EXTENSION_RE.search(path.name)) and match.group(1) != wanted
+    ]
+
+
+TRIM_STEPS: tuple[tuple[str, Callable[[Path], list[Path]]], ...] = (
+    ("bytecode caches (__pycache__, *.pyc)", select_bytecode),
+    ("type stubs (*.pyi, py.typed)", select_stubs),
+    ("console scripts (bin/) and pypdfium2's CLI (pypdfium2_cli/)", select_console_scripts),
+    ("test directories", select_tests),
+    ("other ABIs' cpython-3XX extension modules", select_other_abis),
+)
+
+
+@dataclass
+class TrimResult:
+    """What one trimming step removed and the layer's size after it."""
+
+    step: str
+    files: int
+    removed: int
+    unzipped_after: int
+    zipped_after: int
+
+
+def trim(site: Path, book: SizeBook) -> list[TrimResult]:
+    """Run every trimming step on ``site``; print and return what each removed."""
+    unzipped, zipped = book.sizes()
+    log(f"as installed: {fmt(unzipped)} unzipped, {fmt(zipped)} zipped")
+    results = [TrimResult("as installed", 0, 0, unzipped, zipped)]
+    for name, select in TRIM_STEPS:
+        count, removed = remove(select(site))
+        unzipped, zipped = book.sizes()
+        results.append(TrimResult(name, count, removed, unzipped, zipped))
+        log(
+            f"trim {name}: removed {count} files, {fmt(removed)}; "
+            f"now {fmt(unzipped)} unzipped, {fmt(zipped)} zipped"
+        )
+    remove_empty_dirs(site)
+    abi = "".join(str(part) for part in RUNTIME_VERSION)
+    if not any(site.glob(f"tesserocr/tesserocr.cpython-{abi}-*.so")):
+        raise BuildError(f"no tesserocr/tesserocr.cpython-{abi}-*.so left in {site}: wrong wheel?")
+    if not any(site.glob("pypdfium2_raw/libpdfium.so")):
+        raise BuildError(f"no pypdfium2_raw/libpdfium.so left in {site}: wrong wheel?")
+    return results
+
+
+# --- build steps ----------------------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """Return ``${XDG_CACHE_HOME:-~/.cache}/tesseract-layer`` (shared with fetch_tessdata.py)."""
+    return fetch_tessdata.default_cache_dir()
+
+
+def pip_options() -> list[str]:
+    """pip options that select the Lambda runtime's wheels from the hash-pinned requirements."""
+    version = ".".join(str(part) for part in RUNTIME_VERSION)
+    platforms = [option for platform in PIP_PLATFORMS for option in ("--platform", platform)]
+    return [
+        "--require-hashes", "--no-deps", "--only-binary=:all:",
+        *platforms, "--implementation", "cp", "--python-version", version,
+        "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+        "-r", str(REQUIREMENTS),
+    ]  # fmt: skip
+
+
+def pip_install(site: Path, wheels: Path) -> None:
+    """Install requirements.txt for the Lambda runtime's ABI only into ``site``.
+
+    The hash-pinned wheels are kept in ``wheels``: ``pip download`` skips files already there
+    with the right hash, and the install reads only that directory (``--no-index``, hashes
+    checked again), so a repeated build downloads nothing and works offline.
+    """
+    pip = [sys.executable, "-m", "pip"]
+    try:
+        run([*pip, "download", "--dest", str(wheels), *pip_options()])
+    except BuildError as error:
+        log(f"WARNING: pip download failed ({error}); trying the wheels already in {wheels}")
+    install = ["install", "--no-index", "--find-links", str(wheels), "--no-compile"]
+    run([*pip, *install, "--target", str(site), *pip_options()])
+
+
+SELFTEST_CODE = r"""
+import json, os, sys
+site, tessdata, image, scratch = sys.argv[1:5]
+languages, recognize = json.loads(sys.argv[5]), sys.argv[6]
+sys.path.insert(0, site)
+import tesserocr
+from tesserocr import PSM, PyTessBaseAPI
+import pypdfium2
+report = {"tesserocr": tesserocr.__file__, "pypdfium2": pypdfium2.__file__,
+          "tesseract_version": tesserocr.tesseract_version().splitlines()[0]}
+loaded = {}
+for language in languages:
+    with PyTessBaseAPI(path=tessdata, lang=language) as api:
+        loaded[language] = api.GetInitLanguagesAsString()
+report["loaded"] = loaded
+with PyTessBaseAPI(path=tessdata, lang=recognize) as api:
+    api.SetImageFile(image)
+    report["text"] = api.GetUTF8Text()
+with PyTessBaseAPI(path=tessdata, lang="osd", psm=PSM.OSD_ONLY) as api:
+    api.SetImageFile(image)
+    osd = api.DetectOrientationScript()
+    report["osd"] = dict(osd) if osd else None
+with PyTessBaseAPI(path=tessdata, lang=recognize) as api:
+    api.SetVariable("tessedit_create_pdf", "1")
+    base = os.path.join(scratch, "selftest")
+    report["pdf_written"] = bool(api.ProcessPages(base, image))
+document = pypdfium2.PdfDocument(base + ".pdf")
+report["pdf_pages"] = len(document)
+report["pdf_text"] = document[0].get_textpage().get_text_range()
+document.close()
+print("SELFTEST_RESULT " + json.dumps(report))
+"""
+
+
+def selftest_plan(languages: Sequence[str]) -> tuple[str, list[str]]:
+    """The language string to recognize selftest.png with, and the lines to expect exactly.
+
+    Latin lines need eng, the Cyrillic line rus; with neither, the first language is used and
+    only loading, orientation and the PDF round trip are checked.
+    """
+    lines: list[str] = []
+    recognize: list[str] = []
+    if "eng" in languages:
+        recognize.append("eng")
+        lines += [line for line in SELFTEST_LINES if not CYRILLIC_RE.search(line)]
+    if "rus" in languages:
+        recognize.append("rus")
+        lines += [line for line in SELFTEST_LINES if CYRILLIC_RE.search(line)]
+    return "+".join(recognize) or languages[0], lines
+
+
+def check_selftest(report: dict[str, object], languages: Sequence[str], site: Path) -> list[str]:
+    """Return what is wrong with the self-test's ``report`` (empty: it passed)."""
+    _, expected = selftest_plan(languages)
+    problems: list[str] = []
+    for key in ("tesserocr", "pypdfium2"):
+        if not str(report.get(key, "")).startswith(str(site)):
+            problems.append(f"{key} was imported from {report.get(key)}, not from {site}")
+    loaded = report.get("loaded")
+    if not isinstance(loaded, dict) or sorted(loaded) != sorted(languages):
+        problems.append(f"not every language loaded: {loaded}")
+    text = str(report.get("text", ""))
+    got_lines = {" ".join(line.split()) for line in text.splitlines() if line.strip()}
+    missing = [line for line in expected if line not in got_lines]
+    if missing:
+        problems.append(f"lines not recognized exactly: {missing}; got {text!r}")
+    osd = report.get("osd")
+    if not isinstance(osd, dict) or osd.get("orient_deg") != 0:
+        problems.append(f"osd did not report an upright page: {osd}")
+    pdf_words = set(str(report.get("pdf_text", "")).split())
+    expected_words = [word for line in expected for word in line.split()]
+    if not report.get("pdf_written") or report.get("pdf_pages") != 1:
+        problems.append("no one-page searchable PDF was written (pdf.ttf missing?)")
+    elif missing_words := [word for word in expected_words if word not in pdf_words]:
+        problems.append(f"the PDF's text layer (read with pypdfium2) lacks {missing_words}")
+    return problems
+
+
+def _python_command(code: str) -> list[str]:
+    """This interpreter, isolated: no user or system site-packages, no bytecode written."""
+    return [sys.executable, "-I", "-S", "-B", "-c", code]
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Return ``{relative path: (size, mtime_ns)}`` of every file below ``root``."""
+    return {
+        path.relative_to(root).as_posix(): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in files_under(root)
+    }
+
+
+def self_test(artifacts: Path, languages: Sequence[str]) -> None:
+    """Use the layer alone as the function will; raise :class:`BuildError` if anything fails."""
+    site, tessdata = artifacts / "python", artifacts / "tessdata"
+    before = snapshot(artifacts)
+    recognize, _ = selftest_plan(languages)
+    with tempfile.TemporaryDirectory(prefix="tesseract-layer-selftest-") as scratch:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": scratch,
+            "TMPDIR": scratch,
+            "LANG": "C.UTF-8",
+        }
+        command = [
+            *_python_command(SELFTEST_CODE),
+            str(site), str(tessdata), str(SELFTEST_IMAGE), scratch,
+            json.dumps(list(languages)), recognize,
+        ]  # fmt: skip
+        log(f"self-test: {SELFTEST_IMAGE.name} with the layer alone ({recognize}) ...")
+        started = time.monotonic()
+        try:
+            child = subprocess.run(
+                command,
+                cwd=scratch,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=SELFTEST_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise BuildError(f"self-test: no result after {error.timeout} s") from error
+        elapsed = time.monotonic() - started
+    lines = child.stdout.splitlines()
+    marked = [line for line in lines if line.startswith("SELFTEST_RESULT ")]
+    if child.returncode != 0 or not marked:
+        raise BuildError(
+            f"self-test: the layer failed (exit code {child.returncode}); the trimmed packages "
+            "or tessdata/ are broken. Output:\n" + "\n".join(lines[-40:])
+        )
+    report = json.loads(marked[-1][len("SELFTEST_RESULT ") :])
+    problems = check_selftest(report, languages, site)
+    if problems:
+        raise BuildError("self-test: " + "; ".join(problems))
+    after = snapshot(artifacts)
+    if after != before:
+        changed = sorted(set(after.items()) ^ set(before.items()))
+        raise BuildError(f"self-test wrote into the layer: {changed[:10]}")
+    log(
+        f"self-test passed in {elapsed:.1f} s: {report['tesseract_version']}; loaded "
+        f"{' '.join(languages)}; read {report['text']!r}; osd {report['osd']}; "
+        f"searchable PDF read back with pypdfium2"
+    )
+
+
+def part_of(relative: Path) -> str:
+    """Which part of the layer a file belongs to, for the size report."""
+    top, *rest = relative.parts
+    if top != "python" or not rest:
+        return top + "/"
+    package = rest[0]
+    for name in ("tesserocr", "pypdfium2"):
+        if package.startswith(name):
+            return f"python/ {name}"
+    return "python/ other"
+
+
+def report_sizes(artifacts: Path, book: SizeBook) -> int:
+    """Print the layer's size, whole and per part; return the unzipped total."""
+    unzipped, zipped = book.sizes()
+    files = files_under(artifacts)
+    log(f"layer {artifacts}: {len(files)} files, {fmt(unzipped)} unzipped, {fmt(zipped)} zipped")
+    parts: dict[str, list[Path]] = {}
+    for path in files:
+        parts.setdefault(part_of(path.relative_to(artifacts)), []).append(path)
+    for name, paths in sorted(parts.items()):
+        part_unzipped, part_zipped = book.sizes(paths)
+        log(
+            f"  {name}: {len(paths)} files, {fmt(part_unzipped)} unzipped, "
+            f"{fmt(part_zipped)} zipped"
+        )
+    return unzipped
+
+
+def build(artifacts: Path, languages: Sequence[str], debs_dir: Path | None = None) -> None:
+    """Build the layer into ``artifacts``; raise :class:`BuildError` on any failure."""
+    if sys.version_info[:2] != RUNTIME_VERSION:
+        wanted = ".".join(str(part) for part in RUNTIME_VERSION)
+        raise BuildError(
+            f"build_layer.py must run with Python {wanted} (the Lambda runtime: the self-test "
+            f"loads the cpython-{wanted.replace('.', '')} extension), not {sys.version.split()[0]}"
+            f" at {sys.executable}. Run `make build-TesseractLayer PYTHON=/path/to/python{wanted}`."
+        )
+    if not SELFTEST_IMAGE.is_file():
+        raise BuildError(f"{SELFTEST_IMAGE} is missing (render_selftest.py makes it)")
+    all_languages = fetch_tessdata.with_always(languages)
+    try:
+        fetch_tessdata.pins_for(languages)  # an unknown language fails before any download
+    except fetch_tessdata.FetchError as error:
+        raise BuildError(str(error)) from error
+    artifacts.mkdir(parents=True, exist_ok=True)
+    artifacts = artifacts.resolve()
+    site, tessdata = artifacts / "python", artifacts / "tessdata"
+    for stale in (site, tessdata):  # only what this build makes: ARTIFACTS_DIR may hold more
+        if stale.exists():
+            log(f"removing {stale} from an earlier build")
+            remove([stale])
+
+    started = time.monotonic()
+    pip_install(site, default_cache_dir() / "wheels")
+    book = SizeBook(artifacts)
+    trim(site, book)
+    log(f"tessdata/: {' '.join(all_languages)} and {fetch_tessdata.PDF_FONT}")
+    try:
+        fetch_tessdata.fetch(tessdata, languages, debs_dir=debs_dir)
+    except fetch_tessdata.FetchError as error:
+        raise BuildError(str(error)) from error
+    self_test(artifacts, all_languages)
+
+    unzipped = report_sizes(artifacts, book)
+    if unzipped > LAMBDA_UNZIPPED_LIMIT:
+        raise BuildError(
+            f"the layer alone is {unzipped:,} bytes unzipped, over Lambda's limit of "
+            f"{LAMBDA_UNZIPPED_LIMIT:,} bytes for a function and all its layers. Build it with "
+            "fewer TESSERACT_LANGUAGES."
+        )
+    log(
+        f"done in {time.monotonic() - started:.0f} s; "
+        f"{LAMBDA_UNZIPPED_LIMIT - unzipped:,} bytes left under Lambda's unzipped limit "
+        "for the function code"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(description="Build the TesseractLayer Lambda layer.")
+    parser.add_argument(
+        "--artifacts-dir",
+        type=Path,
+        default=os.environ.get("ARTIFACTS_DIR") or None,
+        help="where the layer's python/ and tessdata/ go (default: $ARTIFACTS_DIR)",
+    )
+    parser.add_argument(
+        "--languages",
+        default=os.environ.get(fetch_tessdata.ENV_LANGUAGES)
+        or " ".join(fetch_tessdata.DEFAULT_LANGUAGES),
+        help="Tesseract language codes, space or comma separated; osd is always added "
+        f"(default: ${fetch_tessdata.ENV_LANGUAGES}, "
+        f"else {' '.join(fetch_tessdata.DEFAULT_LANGUAGES)})",
+    )
+    parser.add_argument(
+        "--debs-dir",
+        type=Path,
+        default=os.environ.get(fetch_tessdata.ENV_DEBS_DIR) or None,
+        help="take the pinned .debs from this directory, never apt "
+        f"(default: ${fetch_tessdata.ENV_DEBS_DIR})",
+    )
+    args = parser.parse_args(argv)
+    if args.artifacts_dir is None:
+        parser.error("--artifacts-dir or $ARTIFACTS_DIR is required")
+    try:
+        languages = fetch_tessdata.parse_languages(args.languages)
+        build(Path(args.artifacts_dir), languages, args.debs_dir)
+    except (BuildError, fetch_tessdata.FetchError) as error:
+        print(f"build_layer: ERROR: {error}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
