@@ -6,6 +6,7 @@ import copy
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -53,12 +54,19 @@ def test_runtime_architecture_handler_and_layer() -> None:
     assert function_globals["Architectures"] == ["x86_64"]  # the engine ships x86_64 only
     assert FUNCTION["Handler"] == "app.lambda_handler"
     assert (REPO / FUNCTION["CodeUri"] / "app.py").is_file()
-    assert FUNCTION["Layers"] == [{"Ref": "AsposeOcrLayer"}]
-    layer = RESOURCES["AsposeOcrLayer"]
-    assert layer["Type"] == "AWS::Serverless::LayerVersion"
-    assert layer["Metadata"]["BuildMethod"] == "makefile"
-    assert layer["Properties"]["CompatibleRuntimes"] == [function_globals["Runtime"]]
-    assert (REPO / layer["Properties"]["ContentUri"] / "Makefile").is_file()
+    assert FUNCTION["Layers"] == {
+        "Fn::If": ["UseTesseract", [{"Ref": "TesseractLayer"}], [{"Ref": "AsposeOcrLayer"}]]
+    }
+    for name in ("AsposeOcrLayer", "TesseractLayer"):
+        layer = RESOURCES[name]
+        assert layer["Type"] == "AWS::Serverless::LayerVersion"
+        assert layer["Metadata"]["BuildMethod"] == "makefile"
+        assert layer["Metadata"]["BuildArchitecture"] == "x86_64"
+        assert layer["Properties"]["CompatibleRuntimes"] == [function_globals["Runtime"]]
+        assert layer["Properties"]["CompatibleArchitectures"] == function_globals["Architectures"]
+        assert layer["Properties"]["RetentionPolicy"] == "Delete"
+        makefile = REPO / layer["Properties"]["ContentUri"] / "Makefile"
+        assert f"build-{name}:" in makefile.read_text(encoding="utf-8")
 
 
 def statements() -> list[dict[str, Any]]:
@@ -95,6 +103,7 @@ def transformed(parameters: dict[str, str]) -> dict[str, Any]:
     document = copy.deepcopy(TEMPLATE)
     document["Resources"]["OcrFunction"]["Properties"]["CodeUri"] = "s3://artifacts/fn.zip"
     document["Resources"]["AsposeOcrLayer"]["Properties"]["ContentUri"] = "s3://artifacts/l.zip"
+    document["Resources"]["TesseractLayer"]["Properties"]["ContentUri"] = "s3://artifacts/t.zip"
     with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": "us-east-1"}):
         result: dict[str, Any] = transform(document, parameters, NoManagedPolicies())
     return result
@@ -218,3 +227,128 @@ def test_tracing_metrics_namespace_and_failure_alarm() -> None:
     assert alarm["Dimensions"] == [
         {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
     ]
+
+
+# --- the engine: OcrEngine chooses the layer, the environment, memory and timeout ---------------
+
+
+def decide(document: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """What CloudFormation would deploy: conditions evaluated with ``parameters`` (else the
+    defaults), resources whose Condition is false dropped, and every Fn::If resolved."""
+    values = {name: str(spec.get("Default", "")) for name, spec in document["Parameters"].items()}
+    values.update(parameters)
+    decided: dict[str, bool] = {}
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, list):
+            return [evaluate(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((function, argument),) = node.items()
+            if function in intrinsics and (function != "Ref" or argument in values):
+                return intrinsics[function](argument)
+        return {key: evaluate(value) for key, value in node.items()}
+
+    def if_(argument: list[Any]) -> Any:
+        name, if_true, if_false = argument
+        return evaluate(if_true if condition(name) else if_false)
+
+    def equals(argument: list[Any]) -> bool:
+        left, right = evaluate(argument)
+        return str(left) == str(right)
+
+    def condition(name: str) -> bool:
+        if name not in decided:
+            decided[name] = bool(evaluate(document["Conditions"][name]))
+        return decided[name]
+
+    intrinsics: dict[str, Callable[[Any], Any]] = {
+        "Ref": lambda name: values[name],
+        "Condition": condition,
+        "Fn::Equals": equals,
+        "Fn::Not": lambda argument: not evaluate(argument[0]),
+        "Fn::If": if_,
+    }
+
+    resources = {
+        name: evaluate(resource)
+        for name, resource in document["Resources"].items()
+        if "Condition" not in resource or condition(resource["Condition"])
+    }
+    outputs = {
+        name: evaluate(output)
+        for name, output in document.get("Outputs", {}).items()
+        if "Condition" not in output or condition(output["Condition"])
+    }
+    return {"Resources": resources, "Outputs": outputs}
+
+
+ENGINES = {
+    # engine: (the layer's logical id in template.yaml, MemorySize, Timeout)
+    "aspose": ("AsposeOcrLayer", 3538, 900),
+    "tesseract": ("TesseractLayer", 1769, 300),
+}
+
+
+@pytest.fixture(scope="module")
+def transformed_template() -> dict[str, Any]:
+    return transformed({})
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_only_the_chosen_engines_layer_is_created_and_attached(
+    engine: str, transformed_template: dict[str, Any]
+) -> None:
+    layer_id, memory, timeout = ENGINES[engine]
+    deployed = decide(transformed_template, {"OcrEngine": engine})
+    resources = deployed["Resources"]
+
+    layers = {
+        name: resource
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::LayerVersion"
+    }
+    (layer_name,) = layers  # exactly one layer is created ...
+    assert layer_name.startswith(layer_id)  # ... the chosen one (SAM appends a content hash)
+    function = resources["OcrFunction"]["Properties"]
+    assert function["Layers"] == [{"Ref": layer_name}]  # ... and attached
+    assert (function["MemorySize"], function["Timeout"]) == (memory, timeout)
+    variables = function["Environment"]["Variables"]
+    assert variables["OCR_ENGINE"] == engine
+    assert variables["OCR_TESSDATA_DIR"] == "/opt/tessdata"
+    assert deployed["Outputs"]["EngineLayerArn"]["Value"] == {"Ref": layer_name}
+    # Nothing that is deployed refers to the layer that is not.
+    other = next(
+        name
+        for name in transformed_template["Resources"]
+        if name.startswith(ENGINES["tesseract" if engine == "aspose" else "aspose"][0])
+    )
+    assert other not in str(deployed)
+
+
+def test_ocr_engine_parameter_defaults_to_aspose_and_allows_only_the_two_engines() -> None:
+    parameter = TEMPLATE["Parameters"]["OcrEngine"]
+    assert parameter["Default"] == "aspose"
+    assert sorted(parameter["AllowedValues"]) == sorted(ENGINES)
+    assert "tesseract" in parameter["Description"] and "aspose" in parameter["Description"]
+    assert TEMPLATE["Conditions"]["UseTesseract"] == {
+        "Fn::Equals": [{"Ref": "OcrEngine"}, "tesseract"]
+    }
+    assert TEMPLATE["Conditions"]["UseAspose"] == {"Fn::Not": [{"Condition": "UseTesseract"}]}
+    assert RESOURCES["AsposeOcrLayer"]["Condition"] == "UseAspose"
+    assert RESOURCES["TesseractLayer"]["Condition"] == "UseTesseract"
+
+
+def test_default_deployment_is_the_aspose_one(transformed_template: dict[str, Any]) -> None:
+    assert decide(transformed_template, {}) == decide(transformed_template, {"OcrEngine": "aspose"})
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_local_runs_get_the_engine_environment_template_yaml_declares(engine: str) -> None:
+    from tools.template_env import function_environment
+
+    environment = function_environment({"OutputBucket": "out"}, {"OcrEngine": engine})
+
+    assert environment["OCR_ENGINE"] == engine
+    assert environment["OCR_TESSDATA_DIR"] == "/opt/tessdata"
