@@ -155,3 +155,88 @@ def test_main_exits_2_naming_what_is_missing(
     assert str(build_dir / "OtherLayer") in captured.err
     assert str(build_dir / "AsposeOcrLayer") not in captured.err
     assert "run `sam build` first" in captured.err
+
+
+# --- one combination per engine (a deployment attaches only its engine's layer) -------------------
+
+
+@pytest.fixture
+def engines_build(tmp_path: Path) -> Path:
+    """Function 1,000 bytes; Aspose layer 9,000; Tesseract layer 5,000 (unzipped)."""
+    build = tmp_path / "build"
+    make_tree(build / "OcrFunction", {"app.py": b"f" * 1000})
+    make_tree(build / "AsposeOcrLayer", {"python/engine.so": b"e" * 9000})
+    make_tree(build / "TesseractLayer", {"python/t.so": b"t" * 4000, "tessdata/eng": b"d" * 1000})
+    return build
+
+
+ENGINE_ARGS = ["--engine", "aspose=AsposeOcrLayer", "--engine", "tesseract=TesseractLayer"]
+
+
+def test_check_engines_checks_each_combination_on_its_own(engines_build: Path) -> None:
+    function = engines_build / "OcrFunction"
+    engines = {
+        "aspose": [engines_build / "AsposeOcrLayer"],
+        "tesseract": [engines_build / "TesseractLayer"],
+    }
+
+    results = check_sizes.check_engines(function, engines, limit=8000, zipped=False)
+
+    assert results["aspose"].total == Sizes(files=2, unzipped=10_000, zipped=0)
+    assert results["tesseract"].total == Sizes(files=3, unzipped=6_000, zipped=0)
+    assert not results["aspose"].ok
+    assert results["tesseract"].ok  # both layers together (15,000) would have failed it
+
+
+def test_main_with_engines_names_the_combination_that_is_too_big(
+    engines_build: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([str(engines_build), *ENGINE_ARGS, "--limit", "8000", "--no-zip"])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "engine aspose: function OcrFunction + AsposeOcrLayer" in out
+    assert "engine tesseract: function OcrFunction + TesseractLayer" in out
+    assert out.splitlines()[-1] == (
+        "TOO BIG for engine aspose (10,000 bytes, 2,000 over): that deployment would fail."
+    )
+
+
+def test_main_with_engines_exits_0_when_every_combination_fits(
+    engines_build: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 10,000 fits each engine; function plus both layers (15,000) would not.
+    code = main([str(engines_build), *ENGINE_ARGS, "--limit", "10000"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[-1].startswith("OK: every engine's function plus layer fits")
+    assert out.count("OK: ") == 3  # one verdict per engine, and the summary
+
+
+def test_an_engine_may_have_several_layers(engines_build: Path) -> None:
+    code = main(
+        [str(engines_build), "--engine", "both=AsposeOcrLayer,TesseractLayer", "--limit", "14999"]
+    )
+
+    assert code == 1
+
+
+@pytest.mark.parametrize("bad", ["tesseract", "=TesseractLayer", "tesseract=", "x=,"])
+def test_a_malformed_engine_is_a_usage_error(
+    engines_build: Path, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([str(engines_build), "--engine", bad])
+
+    assert exited.value.code == 2
+    assert "expected ENGINE=LAYER" in capsys.readouterr().err
+
+
+def test_main_with_engines_exits_2_naming_a_missing_layer(
+    engines_build: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([str(engines_build), "--engine", "tesseract=TesseractLayer,Nope"])
+
+    assert code == 2
+    assert str(engines_build / "Nope") in capsys.readouterr().err

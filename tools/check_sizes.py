@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
-"""Check that a built function plus its layers fit Lambda's unzipped size limit.
+r"""Check that a built function plus its layers fit Lambda's unzipped size limit.
 
 After ``sam build``::
 
     python tools/check_sizes.py .aws-sam/build [--function OcrFunction] [--layer AsposeOcrLayer]
+    python tools/check_sizes.py .aws-sam/build \
+        --engine aspose=AsposeOcrLayer --engine tesseract=TesseractLayer
 
 prints each part's file count and size unzipped (sum of file sizes, what Lambda limits) and
 zipped (deflate, exactly as SAM's ``zipfile`` zips a directory for upload), then the total, and
 exits with status 1 if function plus layers exceed 262,144,000 bytes unzipped (2 if a directory
-is missing). ``--layer`` may be repeated for several layers.
+is missing). ``--layer`` may be repeated for several layers attached together.
+
+``--engine NAME=LAYER[,LAYER...]`` (repeatable) checks one combination per engine instead: a
+deployment attaches only its engine's layer (template.yaml's ``OcrEngine``), so each engine's
+function plus layers must fit on its own. Every combination is reported; the last line names
+those that do not fit.
 
 Importable for tests: :func:`measure` sizes one directory, :func:`check` compares function plus
-layers with a limit, :func:`format_report` renders the table. Standard library only; the
-per-file measurement is ``layers/common/lambda_sizes.py``, shared with the layer build.
+layers with a limit, :func:`check_engines` does so per engine, :func:`format_report` and
+:func:`format_engines_report` render the tables. Standard library only; the per-file
+measurement is ``layers/common/lambda_sizes.py``, shared with the layer builds.
 """
 
 from __future__ import annotations
@@ -21,16 +29,14 @@ import argparse
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 #: The size measurement shared with the layer build (both layers' build_layer.py).
-LAMBDA_SIZES_PATH = (
-    Path(__file__).resolve().parents[1] / "layers" / "common" / "lambda_sizes.py"
-)
+LAMBDA_SIZES_PATH = Path(__file__).resolve().parents[1] / "layers" / "common" / "lambda_sizes.py"
 
 
 def _load_lambda_sizes() -> ModuleType:
@@ -164,10 +170,73 @@ def format_report(result: Check) -> str:
         lines.append(
             f"TOO BIG: function plus layers are {total:,} bytes unzipped, "
             f"{-result.headroom:,} bytes over Lambda's limit of {result.limit:,} bytes. Trim the "
-            "layer (e.g. build it with WITHOUT_PDF=1), move dependencies out of the function, "
-            "or deploy as a container image."
+            "layer (Aspose: build it with WITHOUT_PDF=1; Tesseract: fewer TESSERACT_LANGUAGES), "
+            "move dependencies out of the function, or deploy as a container image."
         )
     return "\n".join(lines)
+
+
+def check_engines(
+    function_dir: Path,
+    engines: Mapping[str, Sequence[Path]],
+    limit: int = LAMBDA_UNZIPPED_LIMIT,
+    zipped: bool = True,
+) -> dict[str, Check]:
+    """:func:`check` for each engine's combination (function plus that engine's layers).
+
+    Each directory is measured once, however many combinations it is part of.
+    """
+    measured: dict[Path, Sizes] = {}
+
+    def sizes_of(directory: Path) -> Sizes:
+        if directory not in measured:
+            measured[directory] = measure(directory, zipped)
+        return measured[directory]
+
+    return {
+        engine: Check(
+            function=(function_dir.name, sizes_of(function_dir)),
+            layers=tuple((layer.name, sizes_of(layer)) for layer in layers),
+            limit=limit,
+        )
+        for engine, layers in engines.items()
+    }
+
+
+def format_engines_report(results: Mapping[str, Check]) -> str:
+    """Render one table per engine, then a line naming the combinations that do not fit."""
+    sections = []
+    for engine, result in results.items():
+        layers = " + ".join(name for name, _ in result.layers)
+        sections.append(f"engine {engine}: function {result.function[0]} + {layers}")
+        sections.append(format_report(result))
+        sections.append("")
+    failing = [engine for engine, result in results.items() if not result.ok]
+    if failing:
+        details = ", ".join(
+            f"{engine} ({results[engine].total.unzipped:,} bytes, "
+            f"{-results[engine].headroom:,} over)"
+            for engine in failing
+        )
+        sections.append(f"TOO BIG for engine {details}: that deployment would fail.")
+    else:
+        sections.append(
+            f"OK: every engine's function plus layer fits Lambda's "
+            f"{min(result.limit for result in results.values()):,} bytes unzipped "
+            f"({', '.join(results)})."
+        )
+    return "\n".join(sections)
+
+
+def parse_engine(value: str) -> tuple[str, list[str]]:
+    """``"tesseract=TesseractLayer"`` or ``"x=LayerA,LayerB"`` -> (engine, layer logical ids)."""
+    engine, sep, layers = value.partition("=")
+    names = [name.strip() for name in layers.split(",") if name.strip()]
+    if not sep or not engine.strip() or not names:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected ENGINE=LAYER[,LAYER...], e.g. tesseract=TesseractLayer"
+        )
+    return engine.strip(), names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,11 +246,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("build_dir", type=Path, help="the sam build directory (.aws-sam/build)")
     parser.add_argument("--function", default="OcrFunction", help="function logical id")
-    parser.add_argument(
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
         "--layer",
         action="append",
         default=None,
-        help="layer logical id; repeat for several (default: AsposeOcrLayer)",
+        help="layer logical id; repeat for several attached together (default: AsposeOcrLayer)",
+    )
+    chosen.add_argument(
+        "--engine",
+        action="append",
+        type=parse_engine,
+        default=None,
+        metavar="ENGINE=LAYER[,LAYER]",
+        help="check this engine's combination on its own; repeat for each engine",
     )
     parser.add_argument(
         "--limit", type=int, default=LAMBDA_UNZIPPED_LIMIT, help="unzipped limit in bytes"
@@ -190,15 +268,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     build_dir: Path = args.build_dir
     function_dir = build_dir / args.function
-    layer_dirs = [build_dir / name for name in (args.layer or ["AsposeOcrLayer"])]
+    engines: dict[str, list[Path]] | None = None
+    if args.engine:
+        engines = {}
+        for engine, names in args.engine:
+            if engine in engines:
+                parser.error(f"--engine {engine} given twice")
+            engines[engine] = [build_dir / name for name in names]
+        layer_dirs = list(dict.fromkeys(path for paths in engines.values() for path in paths))
+    else:
+        layer_dirs = [build_dir / name for name in (args.layer or ["AsposeOcrLayer"])]
     missing = [str(path) for path in [function_dir, *layer_dirs] if not path.is_dir()]
     if missing:
         print(
             f"check_sizes: ERROR: not found: {', '.join(missing)} (run `sam build` first, "
-            "or pass --function/--layer with the logical ids of the template)",
+            "or pass --function/--layer/--engine with the logical ids of the template)",
             file=sys.stderr,
         )
         return 2
+    if engines is not None:
+        results = check_engines(function_dir, engines, args.limit, zipped=not args.no_zip)
+        print(format_engines_report(results))
+        return 0 if all(result.ok for result in results.values()) else 1
     result = check(function_dir, layer_dirs, args.limit, zipped=not args.no_zip)
     print(format_report(result))
     return 0 if result.ok else 1
