@@ -15,17 +15,33 @@ BUILD_DIR := .aws-sam/build
 
 # The engine's .NET runtime needs OpenSSL 1.1 (fetched from Debian bullseye by `setup`).
 export OCR_OPENSSL_LIB_DIR := $(OPENSSL_DIR)
+# Tesseract's language data for local runs and tests: the same pinned Debian packages and code
+# as the TesseractLayer's tessdata/ (fetched by `setup`). TESSERACT_LANGUAGES (space or comma
+# separated; osd is always added) picks the languages for both, and reaches the layer's Makefile
+# under `sam build` through the environment. Default: fetch_tessdata.py's DEFAULT_LANGUAGES.
+TESSDATA_DIR := $(CURDIR)/.cache/tessdata
+export OCR_TESSDATA_DIR ?= $(TESSDATA_DIR)
+ifndef TESSERACT_LANGUAGES
+TESSERACT_LANGUAGES := $(shell $(RUNTIME_PYTHON) layers/tesseract/fetch_tessdata.py --print-default-languages 2>/dev/null)
+endif
+export TESSERACT_LANGUAGES
+# Fetch again when the languages asked for differ from those fetched last (the stamp holds them).
+comma := ,
+TESSDATA_STAMP := $(TESSDATA_DIR)/.languages
+TESSDATA_WANTED := $(strip $(subst $(comma), ,$(TESSERACT_LANGUAGES)))
+TESSDATA_HAVE := $(strip $(file <$(TESSDATA_STAMP)))
+TESSDATA_CHANGED := $(strip $(filter-out $(TESSDATA_HAVE),$(TESSDATA_WANTED)) $(filter-out $(TESSDATA_WANTED),$(TESSDATA_HAVE)))
 export OCR_RESOURCES_DIR ?= $(CURDIR)/.cache/ocr-models
 export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.12 on PATH; the virtualenv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive load bench clean
+.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive load bench clean FORCE
 
 help:
 	@echo "make demo      set up, then recognize a rendered sample through a local S3 and the handler"
 	@echo "make test      set up, then run the whole test suite"
-	@echo "make build     sam build (no Docker) and check Lambda's size limit"
+	@echo "make build [TESSERACT_LANGUAGES='eng rus']   sam build (no Docker; both engines' layers) and check Lambda's size limit per engine"
 	@echo "make invoke EVENT=events/s3-put.json [SEED=1]   run the handler on an event (Docker-free)"
 	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
 	@echo "make redrive STACK=<name> [LOCAL=1] [DRY_RUN=1] [MAX=N]   re-run events from the failed-events queue"
@@ -34,7 +50,7 @@ help:
 	@echo "make lint      ruff and mypy --strict"
 	@echo "make deploy    sam deploy --guided"
 
-setup: $(VENV)/.installed $(OPENSSL_DIR)/libssl.so.1.1
+setup: $(VENV)/.installed $(OPENSSL_DIR)/libssl.so.1.1 $(TESSDATA_STAMP)
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(RUNTIME_PYTHON)" || { echo "Python 3.12 not found: install it or pass RUNTIME_PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -43,8 +59,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-$(OPENSSL_DIR)/libssl.so.1.1: layers/aspose-ocr/fetch_openssl.py
+$(OPENSSL_DIR)/libssl.so.1.1: layers/aspose-ocr/fetch_openssl.py layers/common/debian_fetch.py
 	$(RUNTIME_PYTHON) layers/aspose-ocr/fetch_openssl.py --dest $(OPENSSL_DIR)
+	@touch $@
+
+$(TESSDATA_STAMP): layers/tesseract/fetch_tessdata.py layers/common/debian_fetch.py $(if $(TESSDATA_CHANGED),FORCE)
+	$(RUNTIME_PYTHON) layers/tesseract/fetch_tessdata.py --dest $(TESSDATA_DIR) --languages "$(TESSERACT_LANGUAGES)" --stamp $@
+
+FORCE:
 
 demo: setup
 	$(PY) -m tools.demo $(if $(IMAGE),--image $(IMAGE))
@@ -62,7 +84,7 @@ validate: setup
 
 build: setup
 	$(VENV)/bin/sam build
-	$(PY) tools/check_sizes.py $(BUILD_DIR)
+	$(PY) tools/check_sizes.py $(BUILD_DIR) --engine aspose=AsposeOcrLayer --engine tesseract=TesseractLayer
 
 invoke: setup
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/s3-put.json [SEED=1]" >&2; exit 2; }
