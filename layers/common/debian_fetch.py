@@ -190,7 +190,7 @@ def obtain_debs(
     help_text: str,
     local_dir: Path | None = None,
     local_origin: str = "a local directory",
-    download: Downloader = apt_download,
+    download: Downloader | None = None,
 ) -> dict[DebPin, Path]:
     """Return a verified .deb for each pin, first match wins:
 
@@ -230,7 +230,7 @@ def obtain_debs(
     if result:
         print(f"{label}: {len(result)} cached .deb(s) in {cache_dir} (SHA-256 verified)")
     if missing:
-        downloaded = download(missing, source, cache_dir, label, help_text)
+        downloaded = (download or apt_download)(missing, source, cache_dir, label, help_text)
         for pin in missing:
             verify(downloaded[pin], pin.sha256, pin.filename, "downloaded", help_text)
             result[pin] = downloaded[pin]
