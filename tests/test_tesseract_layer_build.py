@@ -518,3 +518,13 @@ def test_the_makefile_requires_artifacts_dir(tmp_path: Path) -> None:
 
     assert done.returncode != 0
     assert "set ARTIFACTS_DIR" in done.stderr
+
+
+def test_each_layer_directory_links_the_shared_code_so_sams_cache_sees_it() -> None:
+    # samconfig.toml builds with cached = true, and SAM hashes only a layer's ContentUri
+    # directory: without the link, a change in layers/common would reuse a stale layer.
+    common = LAYER_DIR.parent / "common"
+    for layer in ("aspose-ocr", "tesseract"):
+        link = LAYER_DIR.parent / layer / "common"
+        assert link.is_symlink()
+        assert link.resolve() == common
