@@ -39,7 +39,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 .PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive load bench clean FORCE
 
 help:
-	@echo "make demo      set up, then recognize a rendered sample through a local S3 and the handler"
+	@echo "make demo [ENGINE=tesseract] [IMAGE=scan.png]   set up, then recognize a sample through a local S3 and the handler"
 	@echo "make test      set up, then run the whole test suite"
 	@echo "make build [TESSERACT_LANGUAGES='eng rus']   sam build (no Docker; both engines' layers) and check Lambda's size limit per engine"
 	@echo "make invoke EVENT=events/s3-put.json [SEED=1]   run the handler on an event (Docker-free)"
@@ -69,7 +69,7 @@ $(TESSDATA_STAMP): layers/tesseract/fetch_tessdata.py layers/common/debian_fetch
 FORCE:
 
 demo: setup
-	$(PY) -m tools.demo $(if $(IMAGE),--image $(IMAGE))
+	$(PY) -m tools.demo $(if $(IMAGE),--image $(IMAGE)) $(if $(ENGINE),--engine $(ENGINE))
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

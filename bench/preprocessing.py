@@ -25,7 +25,8 @@ FUNCTION_DIR = Path(__file__).resolve().parents[1] / "functions" / "ocr"
 sys.path.insert(0, str(FUNCTION_DIR))
 
 from ocr_service.config import Preprocessing, load_engine_settings  # noqa: E402
-from ocr_service.engine import TRIAL_WARNING, MissingModelError, OcrEngine  # noqa: E402
+from ocr_service.aspose_engine import TRIAL_WARNING, AsposeEngine  # noqa: E402
+from ocr_service.engine import MissingModelError  # noqa: E402
 from ocr_service.formats import identify  # noqa: E402
 from tools.samples import render_lines  # noqa: E402
 
@@ -107,7 +108,7 @@ def main() -> int:
     parser.add_argument("--samples", type=Path, help="a directory with groundtruth.json")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    engine = OcrEngine.start(load_engine_settings())
+    engine = AsposeEngine.start(load_engine_settings())
     inputs = {name: (_png(make()), TRUTH) for name, make in DEGRADATIONS.items()}
     if args.samples:
         inputs.update(_real_scans(args.samples))

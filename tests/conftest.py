@@ -12,9 +12,18 @@ import pytest
 from aws_lambda_powertools import Logger
 from moto import mock_aws
 
-from ocr_service.config import Preprocessing, load_engine_settings
-from ocr_service.engine import NO_PREPROCESSING, Line, OcrEngine, Recognition, StartupTimings
+from ocr_service.aspose_engine import ASPOSE_SPEED, AsposeEngine
+from ocr_service.config import EngineKind, Preprocessing, load_engine_settings
+from ocr_service.engine import (
+    NO_PREPROCESSING,
+    Line,
+    Recognition,
+    SpeedModel,
+    StartupTimings,
+)
 from ocr_service.formats import ImageFormat, UnreadableInputError
+from ocr_service.languages import AsposeLanguages
+from ocr_service.tesseract_engine import TesseractEngine
 from tools.samples import render_lines
 from tools.template_env import function_environment as template_environment
 
@@ -29,18 +38,22 @@ CORRUPT_PNG = render_lines(("corrupt pixel data",), width=240, font_size=16)
 
 @dataclass
 class FakeEngine:
-    """A TextRecognizer that returns a text derived from the bytes it is given."""
+    """An OcrEngine that returns a text derived from the bytes it is given."""
 
+    name: str = "fake"
     version: str = "0.0-fake"
     licensed: bool = False
     calls: list[bytes] = field(default_factory=list)
     scales: list[float | None] = field(default_factory=list)
-    languages: list[str | None] = field(default_factory=list)
+    requested_languages: list[str | None] = field(default_factory=list)
     during_recognition: Callable[[bytes], None] | None = None
     """A hook to change the world while the engine works (races, faults)."""
     timings: StartupTimings = field(default_factory=lambda: StartupTimings(0, 0, 0, 0, 0))
 
-    language_names: frozenset[str] = frozenset({"LATIN", "ENG", "RUS", "UKR", "DEU", "CYRILLIC"})
+    languages: AsposeLanguages = field(
+        default_factory=lambda: AsposeLanguages({"LATIN", "ENG", "RUS", "UKR", "DEU", "CYRILLIC"})
+    )
+    speed: SpeedModel = ASPOSE_SPEED
 
     def recognize(
         self,
@@ -52,7 +65,7 @@ class FakeEngine:
     ) -> Recognition:
         self.calls.append(data)
         self.scales.append(scale)
-        self.languages.append(language)
+        self.requested_languages.append(language)
         if self.during_recognition is not None:
             self.during_recognition(data)
         if data == CORRUPT_PNG:
@@ -104,8 +117,13 @@ def openssl_dir() -> str:
     return os.environ.get("OCR_OPENSSL_LIB_DIR", str(REPO / ".cache/openssl11/lib"))
 
 
+def tessdata_dir() -> str:
+    """Where `make setup` puts Tesseract's language data (the Makefile exports it)."""
+    return os.environ.get("OCR_TESSDATA_DIR", str(REPO / ".cache/tessdata"))
+
+
 @pytest.fixture(scope="session")
-def real_engine(tmp_path_factory: pytest.TempPathFactory) -> OcrEngine:
+def real_engine(tmp_path_factory: pytest.TempPathFactory) -> AsposeEngine:
     """The real Aspose engine, started once for the whole test session (as in Lambda)."""
     settings = load_engine_settings(
         {
@@ -113,7 +131,18 @@ def real_engine(tmp_path_factory: pytest.TempPathFactory) -> OcrEngine:
             "OCR_RESOURCES_DIR": str(tmp_path_factory.mktemp("models")),
         }
     )
-    return OcrEngine.start(settings)
+    return AsposeEngine.start(settings)
+
+
+@pytest.fixture(scope="session")
+def tesseract_engine() -> TesseractEngine:
+    """The real Tesseract engine with the layer's languages, started once (as in Lambda), able
+    to export searchable PDFs."""
+    settings = load_engine_settings(
+        {"OCR_ENGINE": "tesseract", "OCR_TESSDATA_DIR": tessdata_dir(), "OCR_OUTPUTS": "pdf"}
+    )
+    assert settings.kind is EngineKind.TESSERACT
+    return TesseractEngine.start(settings)
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, openssl_dir
+from ocr_service.aspose_engine import TRIAL_WARNING, AsposeEngine
 from ocr_service.config import PREPROCESSING_FILTERS, Preprocessing
-from ocr_service.engine import PAGE_SEPARATOR, TRIAL_WARNING, MissingModelError, OcrEngine
+from ocr_service.engine import PAGE_SEPARATOR, MissingModelError
 from ocr_service.formats import ImageFormat, UnreadableInputError, identify
 from tools.samples import DEMO_LINES, DEMO_WORDS, render_lines, render_pages
 
@@ -21,22 +22,22 @@ SECOND_PAGE = ("Second page starts here", "with more words below it", "and a thi
 
 
 @pytest.fixture(scope="session")
-def engine(real_engine: OcrEngine) -> OcrEngine:
+def engine(real_engine: AsposeEngine) -> AsposeEngine:
     return real_engine
 
 
-def recognize(engine: OcrEngine, data: bytes) -> str:
+def recognize(engine: AsposeEngine, data: bytes) -> str:
     return engine.recognize(data, identify(data)).text
 
 
-def test_start_up_is_timed_and_reports_trial_mode(engine: OcrEngine) -> None:
+def test_start_up_is_timed_and_reports_trial_mode(engine: AsposeEngine) -> None:
     assert engine.version.startswith("26.10.")
     assert engine.licensed is False
     assert engine.timings.create_s > 0
     assert engine.timings.warm_up_s > 0  # the warm-up recognition really ran
 
 
-def test_png_text_and_trial_banner(engine: OcrEngine) -> None:
+def test_png_text_and_trial_banner(engine: AsposeEngine) -> None:
     data = render_lines()
     recognition = engine.recognize(data, identify(data))
     for word in DEMO_WORDS:
@@ -48,7 +49,7 @@ def test_png_text_and_trial_banner(engine: OcrEngine) -> None:
 
 
 @pytest.mark.parametrize(("pil_format", "mode"), [("JPEG", "L"), ("BMP", "RGB"), ("GIF", "L")])
-def test_other_single_image_formats(engine: OcrEngine, pil_format: str, mode: str) -> None:
+def test_other_single_image_formats(engine: AsposeEngine, pil_format: str, mode: str) -> None:
     text = recognize(engine, render_lines(image_format=pil_format, mode=mode))
     for word in DEMO_WORDS:
         assert word in text
@@ -56,7 +57,7 @@ def test_other_single_image_formats(engine: OcrEngine, pil_format: str, mode: st
 
 @pytest.mark.parametrize("document_format", ["TIFF", "PDF"])
 def test_every_page_in_order_separated_by_form_feeds(
-    engine: OcrEngine, document_format: str
+    engine: AsposeEngine, document_format: str
 ) -> None:
     data = render_pages([DEMO_LINES, SECOND_PAGE], image_format=document_format)
     recognition = engine.recognize(data, identify(data))
@@ -66,7 +67,7 @@ def test_every_page_in_order_separated_by_form_feeds(
     assert "Second page" in second and "Invoice" not in second
 
 
-def test_corrupt_image_is_refused_and_the_engine_keeps_working(engine: OcrEngine) -> None:
+def test_corrupt_image_is_refused_and_the_engine_keeps_working(engine: AsposeEngine) -> None:
     corrupt = b"\x89PNG\r\n\x1a\n" + os.urandom(2048)
     with pytest.raises(UnreadableInputError) as raised:
         engine.recognize(corrupt, ImageFormat.PNG)
@@ -79,8 +80,8 @@ def start_in_subprocess(environment: dict[str, str]) -> subprocess.CompletedProc
     """Engine start-up touches process-wide state (native libraries, the license)."""
     code = (
         "from ocr_service.config import load_engine_settings\n"
-        "from ocr_service.engine import OcrEngine\n"
-        "OcrEngine.start(load_engine_settings())\n"
+        "from ocr_service.aspose_engine import AsposeEngine\n"
+        "AsposeEngine.start(load_engine_settings())\n"
     )
     env = {
         key: value
@@ -123,17 +124,17 @@ def test_missing_openssl_is_a_clear_error_not_an_abort(tmp_path: Path) -> None:
     assert "OpenSSL 1.1" in started.stderr and "OCR_OPENSSL_LIB_DIR" in started.stderr
 
 
-def test_cyrillic_without_its_model_is_a_clear_offline_error(engine: OcrEngine) -> None:
+def test_cyrillic_without_its_model_is_a_clear_offline_error(engine: AsposeEngine) -> None:
     data = render_lines(("Привет, мир", "Съешь же ещё этих мягких", "французских булок"))
     with pytest.raises(MissingModelError) as raised:
         engine.recognize(data, identify(data), language="RUS")
     assert raised.value.model.startswith("aspose-ocr-cyrillic")
     assert "OCR_MODELS=" in str(raised.value)
-    assert "RUS" in engine.language_names and "LATIN" in engine.language_names
+    assert "RUS" in engine.languages.known and "LATIN" in engine.languages.known
     assert "Invoice" in recognize(engine, render_lines())  # the engine keeps working
 
 
-def test_lines_with_boxes_and_a_searchable_pdf(engine: OcrEngine) -> None:
+def test_lines_with_boxes_and_a_searchable_pdf(engine: AsposeEngine) -> None:
     data = render_lines()
     recognition = engine.recognize(data, identify(data))
     (first_page,) = recognition.lines
@@ -144,7 +145,7 @@ def test_lines_with_boxes_and_a_searchable_pdf(engine: OcrEngine) -> None:
     assert pdf.startswith(b"%PDF") and b"%%EOF" in pdf[-64:]
 
 
-def test_every_preprocessing_option_is_one_the_engine_has(engine: OcrEngine) -> None:
+def test_every_preprocessing_option_is_one_the_engine_has(engine: AsposeEngine) -> None:
     offline = tuple(name for name in PREPROCESSING_FILTERS if name != "denoise")
     everything = Preprocessing(filters=offline, upscale_small_font=True, auto_invert=False)
     data = render_lines()

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from PIL import Image
 
 from conftest import INPUT_BUCKET, OUTPUT_BUCKET
+from ocr_service.aspose_engine import AsposeEngine
 from ocr_service.config import DEFAULT_LIMITS
-from ocr_service.engine import OcrEngine
 from ocr_service.pipeline import OcrPipeline
 from ocr_service.recognition import DocumentRecognizer
 from ocr_service.storage import S3ObjectStore
@@ -53,7 +53,7 @@ def bad_inputs() -> dict[str, tuple[bytes, str]]:
 
 
 def test_every_bad_input_fails_cleanly_and_the_good_one_succeeds(
-    s3: Any, real_engine: OcrEngine
+    s3: Any, real_engine: AsposeEngine
 ) -> None:
     inputs = bad_inputs()
     uploads = []

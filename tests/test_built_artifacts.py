@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ocr_service.engine import TRIAL_WARNING
+from ocr_service.aspose_engine import TRIAL_WARNING
 from ocr_service.storage import TEXT_CONTENT_TYPE
 from tests.sandbox.lambda_sandbox import (
     FunctionConfig,

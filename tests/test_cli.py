@@ -11,14 +11,14 @@ from unittest import mock
 import pytest
 
 from conftest import PNG, REPO, FakeEngine, openssl_dir
+from ocr_service import engines
 from ocr_service.cli import main
-from ocr_service.engine import OcrEngine
 from tools.samples import DEMO_WORDS, render_lines
 
 
 @pytest.fixture
 def engine(fake_engine: FakeEngine) -> Iterator[FakeEngine]:
-    with mock.patch.object(OcrEngine, "start", return_value=fake_engine):
+    with mock.patch.object(engines, "start_engine", return_value=fake_engine):
         yield fake_engine
 
 
@@ -31,7 +31,7 @@ def test_one_file_to_standard_output(
     assert main([str(scan)]) == 0
 
     assert capsys.readouterr().out == f"recognized {len(PNG)} bytes of png: ünïcödé ✓\n"
-    assert engine.languages == ["LATIN"]
+    assert engine.requested_languages == ["LATIN"]
 
 
 def test_language_and_output_file(engine: FakeEngine, tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_language_and_output_file(engine: FakeEngine, tmp_path: Path) -> None:
     assert main([str(scan), "--lang", "ru", "--out", str(result)]) == 0
 
     assert result.read_text(encoding="utf-8").startswith("recognized")
-    assert engine.languages == ["RUS"]
+    assert engine.requested_languages == ["RUS"]
 
 
 def test_several_files_with_progress_and_a_failure(

@@ -18,7 +18,7 @@ from botocore.awsrequest import AWSResponse
 from moto.server import ThreadedMotoServer
 
 from conftest import INPUT_BUCKET, OUTPUT_BUCKET, FakeEngine
-from ocr_service.engine import OcrEngine
+from ocr_service import engines
 from ocr_service.pipeline import RetryableRecordsError
 from tools.events import Upload, s3_put_event
 from tools.lambda_context import LocalLambdaContext
@@ -52,7 +52,7 @@ def endpoint(
 
 @pytest.fixture
 def app(endpoint: dict[str, Any], fake_engine: FakeEngine) -> Iterator[ModuleType]:
-    with mock.patch.object(OcrEngine, "start", return_value=fake_engine):
+    with mock.patch.object(engines, "start_engine", return_value=fake_engine):
         sys.modules.pop("app", None)
         module = importlib.import_module("app")
         # Fail fast: the default connect timeout and retries would only slow the test down.

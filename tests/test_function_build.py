@@ -41,13 +41,16 @@ def test_ships_its_code_and_dependencies_but_not_the_runtimes(built: Path) -> No
     assert measure(built, zipped=False).unzipped < 20_000_000
 
 
-def test_trimmed_pillow_still_converts_webp(built: Path) -> None:
+@pytest.mark.parametrize(("pil_format", "mode"), [("WEBP", "RGB"), ("JPEG", "CMYK")])
+def test_trimmed_pillow_still_normalizes_inputs(built: Path, pil_format: str, mode: str) -> None:
     webp = io.BytesIO()
-    Image.new("RGB", (40, 20), "white").save(webp, "WEBP")
+    Image.new(mode, (40, 20), "white").save(webp, pil_format)
     code = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "from ocr_service.conversion import webp_to_png\n"
-        "png = webp_to_png(sys.stdin.buffer.read())\n"
+        "from ocr_service.formats import identify\n"
+        "from ocr_service.normalize import normalize_bytes\n"
+        "data = sys.stdin.buffer.read()\n"
+        "png, _ = normalize_bytes(data, identify(data), max_pixels=10**6)\n"
         "import PIL; assert PIL.__file__.startswith(sys.argv[1]), PIL.__file__\n"
         "print(png[:8].hex())\n"
     )

@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from conftest import INPUT_BUCKET, OUTPUT_BUCKET, PNG, FakeEngine
+from ocr_service import engines
 from ocr_service.config import ConfigError
-from ocr_service.engine import OcrEngine
 from ocr_service.pipeline import RetryableRecordsError
 from tools.events import Upload, encode_key, s3_put_event
 from tools.lambda_context import LocalLambdaContext
@@ -29,7 +29,7 @@ def fresh_app() -> ModuleType:
 def app(
     s3: Any, fake_engine: FakeEngine, function_environment: dict[str, str]
 ) -> Iterator[tuple[ModuleType, mock.MagicMock]]:
-    with mock.patch.object(OcrEngine, "start", return_value=fake_engine) as start:
+    with mock.patch.object(engines, "start_engine", return_value=fake_engine) as start:
         yield fresh_app(), start
     sys.modules.pop("app", None)
 
@@ -99,7 +99,7 @@ def test_missing_output_bucket_fails_the_cold_start_clearly(
 ) -> None:
     monkeypatch.delenv("OUTPUT_BUCKET", raising=False)
     with (
-        mock.patch.object(OcrEngine, "start", return_value=fake_engine) as start,
+        mock.patch.object(engines, "start_engine", return_value=fake_engine) as start,
         pytest.raises(ConfigError, match="OUTPUT_BUCKET is not set"),
     ):
         fresh_app()

@@ -22,9 +22,9 @@ DRIVER = textwrap.dedent(
     from tools.events import Upload, s3_put_event
     from tools.local_run import import_handler_module, invoke
     from tools.template_env import function_environment
-    from ocr_service.engine import OcrEngine
+    from ocr_service import engines
 
-    with mock_aws(), mock.patch.object(OcrEngine, "start", return_value=FakeEngine()):
+    with mock_aws(), mock.patch.object(engines, "start_engine", return_value=FakeEngine()):
         s3 = boto3.client("s3")
         for bucket in ("in-bucket", "out-bucket"):
             s3.create_bucket(Bucket=bucket)

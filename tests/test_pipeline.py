@@ -79,6 +79,7 @@ def test_writes_utf8_text_with_source_metadata(s3: Any, fake_engine: FakeEngine)
         "source-key": "a/scan.png",
         "source-etag": uploaded.etag,
         "source-version-id": "null",
+        "ocr-engine": "fake",
         "engine-version": "0.0-fake",
         "engine-licensed": "false",
         "page-count": "1",
@@ -214,10 +215,12 @@ def test_failure_record_says_what_why_and_which_version(s3: Any, fake_engine: Fa
             "etag": uploaded.etag,
             "version_id": None,
         },
+        "ocr_engine": "fake",
         "engine_version": "0.0-fake",
     }
     metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="in/empty.png.error.json")["Metadata"]
     assert metadata["failure-reason"] == "empty-object"
+    assert (metadata["ocr-engine"], metadata["engine-version"]) == ("fake", "0.0-fake")
     assert metadata["source-etag"] == uploaded.etag
 
 
@@ -487,7 +490,7 @@ def test_large_images_are_scaled_down_to_the_maximum_side(s3: Any, fake_engine: 
 
 
 def test_language_from_metadata_then_prefix_then_default(s3: Any, fake_engine: FakeEngine) -> None:
-    languages = LanguagePolicy("en", {"ru/": "ru", "ru/uk/": "ukr"}, fake_engine.language_names)
+    languages = LanguagePolicy("en", {"ru/": "ru", "ru/uk/": "ukr"}, fake_engine.languages)
     recognizer = DocumentRecognizer(fake_engine, DEFAULT_LIMITS, languages=languages)
     pipeline = OcrPipeline(recognizer, S3ObjectStore(s3), OUTPUT_BUCKET)
     tagged = s3.put_object(
@@ -502,7 +505,7 @@ def test_language_from_metadata_then_prefix_then_default(s3: Any, fake_engine: F
 
     pipeline.process_event(event_of(*uploads))
 
-    assert fake_engine.languages == ["DEU", "UKR", "RUS", "ENG"]
+    assert fake_engine.requested_languages == ["DEU", "UKR", "RUS", "ENG"]
     metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="ru/tagged.png.txt")["Metadata"]
     assert metadata["ocr-language"] == "DEU"
 
@@ -563,6 +566,7 @@ def test_optional_json_sidecar_and_searchable_pdf(s3: Any, fake_engine: FakeEngi
             "etag": uploaded.etag,
             "version_id": None,
         },
+        "ocr_engine": "fake",
         "engine_version": "0.0-fake",
         "language": "LATIN",
         "trial_limited": True,

@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from conftest import INPUT_BUCKET, OUTPUT_BUCKET, PNG, FakeEngine
-from ocr_service.engine import OcrEngine
+from ocr_service import engines
 from tools import redrive
 from tools.events import Upload, s3_put_event
 
@@ -319,7 +319,7 @@ def test_local_mode_recognizes_the_failed_upload_and_empties_the_queue(
     send(sqs, queue_url, invocation_record(event))
     sys.modules.pop("app", None)
     try:
-        with mock.patch.object(OcrEngine, "start", return_value=fake_engine):
+        with mock.patch.object(engines, "start_engine", return_value=fake_engine):
             status = redrive.main(["--queue-url", queue_url, "--local", "--wait-seconds", "0"])
     finally:
         sys.modules.pop("app", None)

@@ -15,9 +15,8 @@ import boto3
 from moto import mock_aws
 
 from tools.events import Upload, encode_key, s3_put_event
-from tools.local_run import import_handler_module, invoke, print_result_text
+from tools.local_run import import_handler_module, invoke, local_environment, print_result_text
 from tools.samples import render_lines
-from tools.template_env import function_environment
 
 INPUT_BUCKET = "demo-input"
 OUTPUT_BUCKET = "demo-output"
@@ -26,6 +25,11 @@ OUTPUT_BUCKET = "demo-output"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--image", type=Path, help="an image to recognize instead of the sample")
+    parser.add_argument(
+        "--engine",
+        choices=("aspose", "tesseract"),
+        help="the OCR engine (template parameter OcrEngine; default: OCR_ENGINE, else aspose)",
+    )
     args = parser.parse_args()
     if args.image:
         key, body = f"uploads/{args.image.name}", args.image.read_bytes()
@@ -38,10 +42,8 @@ def main() -> int:
     os.environ.update(
         AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo", AWS_DEFAULT_REGION="us-east-1"
     )
-    environment = function_environment({"OutputBucket": OUTPUT_BUCKET})
-    for name in ("OCR_RESOURCES_DIR", "OCR_OPENSSL_LIB_DIR"):  # local paths, not Lambda's
-        if name in os.environ:
-            environment[name] = os.environ[name]
+    environment = local_environment(OUTPUT_BUCKET, args.engine)
+    print(f"engine: {environment['OCR_ENGINE']}")
     with mock_aws():
         s3 = boto3.client("s3")
         for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):

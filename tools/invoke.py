@@ -19,15 +19,13 @@ from urllib.parse import unquote_plus
 
 import boto3
 
-from tools.local_run import import_handler_module, invoke, print_result_text
+from tools.local_run import import_handler_module, invoke, local_environment, print_result_text
 from tools.samples import render_lines
-from tools.template_env import function_environment
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 # Paths that differ between this machine and Lambda: the caller's values win when set.
-LOCAL_OVERRIDES = ("OCR_RESOURCES_DIR", "OCR_OPENSSL_LIB_DIR", "OCR_LICENSE_PATH", "OUTPUT_BUCKET")
 DEFAULT_OUTPUT_BUCKET = "aspose-ocr-output-example"
 
 
@@ -52,8 +50,7 @@ def main() -> int:
     args = parser.parse_args()
     event = json.loads(args.event.read_text(encoding="utf-8"))
     output_bucket = os.environ.get("OUTPUT_BUCKET", DEFAULT_OUTPUT_BUCKET)
-    environment = function_environment({"OutputBucket": output_bucket})
-    environment.update({name: os.environ[name] for name in LOCAL_OVERRIDES if name in os.environ})
+    environment = local_environment(output_bucket)
     s3 = boto3.client("s3")
     if args.seed:
         if not os.environ.get("AWS_ENDPOINT_URL"):

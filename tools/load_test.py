@@ -60,11 +60,13 @@ from botocore.exceptions import EndpointConnectionError
 from moto.server import ThreadedMotoServer
 from PIL import Image
 
-from ocr_service.engine import OcrEngine, Recognition, StartupTimings
+from ocr_service import engines
+from ocr_service.aspose_engine import ASPOSE_SPEED
+from ocr_service.engine import Recognition, SpeedModel, StartupTimings
 from ocr_service.formats import ImageFormat
-from tools.local_run import import_handler_module, invoke
+from ocr_service.languages import AsposeLanguages
+from tools.local_run import import_handler_module, invoke, local_environment
 from tools.samples import render_lines
-from tools.template_env import function_environment
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -256,12 +258,16 @@ def fake_text(data: bytes, image_format: ImageFormat) -> str:
 
 @dataclass
 class FakeEngine:
-    """A fast TextRecognizer for --fake-engine (the pipeline's guards run as usual)."""
+    """A fast OcrEngine for --fake-engine (the pipeline's guards run as usual)."""
 
+    name: str = "fake"
     version: str = "0.0-load-test-fake"
     licensed: bool = False
     timings: StartupTimings = field(default_factory=lambda: StartupTimings(0, 0, 0, 0, 0))
-    language_names: frozenset[str] = frozenset({"LATIN", "ENG", "DEU", "FRA", "RUS", "UKR"})
+    languages: AsposeLanguages = field(
+        default_factory=lambda: AsposeLanguages({"LATIN", "ENG", "DEU", "FRA", "RUS", "UKR"})
+    )
+    speed: SpeedModel = ASPOSE_SPEED
 
     def recognize(
         self, data: bytes, image_format: ImageFormat, *_: object, **__: object
@@ -827,16 +833,8 @@ def isolate_from_aws(endpoint_url: str) -> None:
 
 
 def handler_environment(endpoint_url: str) -> dict[str, str]:
-    """template.yaml's environment, with this machine's paths (the caller's, or make's)."""
-    environment = function_environment({"OutputBucket": OUTPUT_BUCKET})
-    local_defaults = {
-        "OCR_OPENSSL_LIB_DIR": str(REPO / ".cache" / "openssl11" / "lib"),
-        "OCR_RESOURCES_DIR": str(REPO / ".cache" / "ocr-models"),
-    }
-    for name, default in local_defaults.items():
-        environment[name] = os.environ.get(name) or default
-    if os.environ.get("OCR_LICENSE_PATH"):
-        environment["OCR_LICENSE_PATH"] = os.environ["OCR_LICENSE_PATH"]
+    """template.yaml's environment, with this machine's paths and the local endpoint."""
+    environment = local_environment(OUTPUT_BUCKET)
     environment["AWS_ENDPOINT_URL"] = endpoint_url
     return environment
 
@@ -846,7 +844,9 @@ def import_handler(environment: Mapping[str, str], fake_engine: bool) -> tuple[M
     sys.modules.pop("app", None)
     with contextlib.ExitStack() as stack:
         if fake_engine:
-            stack.enter_context(mock.patch.object(OcrEngine, "start", return_value=FakeEngine()))
+            stack.enter_context(
+                mock.patch.object(engines, "start_engine", return_value=FakeEngine())
+            )
         return import_handler_module(environment)
 
 

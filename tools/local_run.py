@@ -12,14 +12,44 @@ from types import ModuleType
 from typing import Any
 
 from tools.lambda_context import LocalLambdaContext
-from tools.template_env import function_property
+from tools.template_env import function_environment, function_property
 
-FUNCTION_DIR = Path(__file__).resolve().parents[1] / "functions" / "ocr"
+REPO = Path(__file__).resolve().parents[1]
+FUNCTION_DIR = REPO / "functions" / "ocr"
+# Lambda's paths (/opt/...) replaced by this machine's: the caller's, else where `make setup`
+# puts the engines' native libraries and data.
+LOCAL_PATHS = {
+    "OCR_OPENSSL_LIB_DIR": REPO / ".cache" / "openssl11" / "lib",
+    "OCR_RESOURCES_DIR": REPO / ".cache" / "ocr-models",
+    "OCR_TESSDATA_DIR": REPO / ".cache" / "tessdata",
+}
+LOCAL_OVERRIDES = ("OCR_LICENSE_PATH", "OUTPUT_BUCKET")
+
+
+def local_environment(output_bucket: str, engine: str | None = None) -> dict[str, str]:
+    """template.yaml's environment for the engine (default: OCR_ENGINE, else the template's),
+    with this machine's paths: what `make demo`, `make invoke`, `make redrive LOCAL=1` and
+    `make load` run the handler with."""
+    parameters = {"OcrEngine": engine} if engine else engine_parameters()
+    environment = function_environment({"OutputBucket": output_bucket}, parameters)
+    for name, default in LOCAL_PATHS.items():
+        environment[name] = os.environ.get(name) or str(default)
+    environment.update({name: os.environ[name] for name in LOCAL_OVERRIDES if name in os.environ})
+    environment["OUTPUT_BUCKET"] = output_bucket
+    return environment
+
+
+def engine_parameters(environment: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The template parameters a local run stands for: the engine its environment names."""
+    return {"OcrEngine": environment.get("OCR_ENGINE", "") or "aspose"}
 
 
 def import_handler_module(environment: Mapping[str, str]) -> tuple[ModuleType, float]:
-    """Apply the function's environment and import app.py; return it and the Init seconds."""
+    """Apply the function's environment and import app.py; return it and the Init seconds.
+    Lambda also tells the function its memory size, which sets the Tesseract engine's threads."""
     os.environ.update(environment)
+    memory = function_property("MemorySize", parameters=engine_parameters(environment))
+    os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(memory)
     if str(FUNCTION_DIR) not in sys.path:
         sys.path.insert(0, str(FUNCTION_DIR))
     started = time.perf_counter()
@@ -29,9 +59,10 @@ def import_handler_module(environment: Mapping[str, str]) -> tuple[ModuleType, f
 
 def invoke(module: ModuleType, event: Mapping[str, Any]) -> Any:
     """Call the handler once with a fresh context sized as template.yaml says."""
+    parameters = engine_parameters()
     context = LocalLambdaContext(
-        memory_limit_in_mb=int(function_property("MemorySize")),
-        timeout_seconds=int(function_property("Timeout")),
+        memory_limit_in_mb=int(function_property("MemorySize", parameters=parameters)),
+        timeout_seconds=int(function_property("Timeout", parameters=parameters)),
     )
     return module.lambda_handler(dict(event), context)
 

@@ -31,9 +31,8 @@ from urllib.parse import unquote_plus
 
 import boto3
 
-from tools.invoke import DEFAULT_OUTPUT_BUCKET, LOCAL_OVERRIDES
-from tools.local_run import import_handler_module, invoke
-from tools.template_env import function_environment
+from tools.invoke import DEFAULT_OUTPUT_BUCKET
+from tools.local_run import import_handler_module, invoke, local_environment
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -274,13 +273,6 @@ def stack_outputs(cloudformation: CloudFormationClient, stack_name: str) -> dict
         for output in stack.get("Outputs", [])
         if "OutputKey" in output and "OutputValue" in output
     }
-
-
-def local_environment(output_bucket: str) -> dict[str, str]:
-    """The function's environment from template.yaml with this machine's paths (`make invoke`)."""
-    environment = function_environment({"OutputBucket": output_bucket})
-    environment.update({name: os.environ[name] for name in LOCAL_OVERRIDES if name in os.environ})
-    return environment
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -55,13 +55,9 @@ def function_environment(
     {"OutputBucket": "my-bucket"}); parameters default to the template's defaults.
     """
     document = template if template is not None else load_template()
-    params = {
-        name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()
-    }
-    params.update(parameters or {})
     properties = document["Resources"][function]["Properties"]
     variables = properties.get("Environment", {}).get("Variables", {})
-    resolver = _Resolver(document, params, resources)
+    resolver = _Resolver(document, _parameters(document, parameters), resources)
     environment = {}
     for name, raw in variables.items():
         value = resolver.resolve(raw)
@@ -70,11 +66,23 @@ def function_environment(
     return environment
 
 
-def function_property(name: str, function: str = "OcrFunction") -> Any:
-    """One of the function's properties (Runtime, MemorySize, Timeout, ...), or its Global."""
+def _parameters(document: Mapping[str, Any], overrides: Mapping[str, str] | None) -> dict[str, str]:
+    params = {
+        name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()
+    }
+    params.update(overrides or {})
+    return params
+
+
+def function_property(
+    name: str, function: str = "OcrFunction", parameters: Mapping[str, str] | None = None
+) -> Any:
+    """One of the function's properties (Runtime, MemorySize, Timeout, ...), or its Global,
+    resolved for the parameters (defaults: the template's), e.g. {"OcrEngine": "tesseract"}."""
     document = load_template()
     properties = document["Resources"][function]["Properties"]
-    return properties.get(name, document.get("Globals", {}).get("Function", {}).get(name))
+    raw = properties.get(name, document.get("Globals", {}).get("Function", {}).get(name))
+    return _Resolver(document, _parameters(document, parameters), {}).resolve(raw)
 
 
 def function_runtime(function: str = "OcrFunction") -> str:

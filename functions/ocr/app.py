@@ -1,8 +1,9 @@
 """Lambda entry point: S3 `ObjectCreated` event in, one UTF-8 .txt per object out.
 
 This module only wires things. Everything below the handler is created once, at import time,
-which is Lambda's Init phase: the configuration is validated, the OCR engine is started and
-warmed up, and the S3 client is built, so requests pay for none of it.
+which is Lambda's Init phase: the configuration is validated, the OCR engine that OCR_ENGINE
+names (Aspose.OCR or Tesseract) is started and warmed up, and the S3 client is built, so
+requests pay for none of it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from ocr_service import engines
 from ocr_service.config import load_settings
-from ocr_service.engine import OcrEngine
 from ocr_service.pipeline import OcrPipeline, RetryableRecordsError
 from ocr_service.recognition import DocumentRecognizer
 from ocr_service.storage import S3ObjectStore
@@ -28,10 +29,11 @@ metrics = Metrics()  # namespace and service from POWERTOOLS_METRICS_NAMESPACE /
 tracer = Tracer()
 
 settings = load_settings()
-engine = OcrEngine.start(settings.engine)
+engine = engines.start_engine(settings.engine)
 logger.info(
     "engine started",
     extra={
+        "ocr_engine": engine.name,
         "engine_version": engine.version,
         "licensed": engine.licensed,
         "output_bucket": settings.output_bucket,
@@ -45,6 +47,7 @@ logger.info(
             settings.engine.license_source.variable if settings.engine.license_source else "none"
         ),
         "startup_seconds": asdict(engine.timings),
+        "workers": getattr(engine, "workers", 1),
     },
 )
 if not engine.licensed:

@@ -131,23 +131,26 @@ class FunctionConfig:
     environment: dict[str, str]
 
     @classmethod
-    def from_template(cls, logical_id: str, output_bucket: str) -> FunctionConfig:
-        """Read template.yaml (Globals merged) and resolve the function's variables."""
-        from tools.template_env import function_environment, function_runtime, load_template
+    def from_template(
+        cls, logical_id: str, output_bucket: str, parameters: dict[str, str] | None = None
+    ) -> FunctionConfig:
+        """Read template.yaml (Globals merged) and resolve the function's properties and
+        variables for the parameters (the template's defaults unless given)."""
+        from tools.template_env import function_environment, function_property, function_runtime
 
-        document = load_template()
-        globals_ = document.get("Globals", {}).get("Function", {})
-        properties = {**globals_, **document["Resources"][logical_id]["Properties"]}
+        def resolved(name: str, default: object) -> object:
+            value = function_property(name, logical_id, parameters)
+            return default if value is None else value
+
+        ephemeral = resolved("EphemeralStorage", {"Size": DEFAULT_EPHEMERAL_MB})
         return cls(
             logical_id=logical_id,
             runtime=function_runtime(logical_id),
-            handler=str(properties["Handler"]),
-            memory_mb=int(properties.get("MemorySize", 128)),
-            timeout_s=int(properties.get("Timeout", 3)),
-            ephemeral_mb=int(
-                properties.get("EphemeralStorage", {}).get("Size", DEFAULT_EPHEMERAL_MB)
-            ),
-            environment=function_environment({"OutputBucket": output_bucket}),
+            handler=str(resolved("Handler", "")),
+            memory_mb=int(str(resolved("MemorySize", 128))),
+            timeout_s=int(str(resolved("Timeout", 3))),
+            ephemeral_mb=int(ephemeral["Size"]) if isinstance(ephemeral, dict) else 0,
+            environment=function_environment({"OutputBucket": output_bucket}, parameters),
         )
 
 

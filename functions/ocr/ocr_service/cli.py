@@ -2,10 +2,13 @@
 
     ocr scan.png                         # text to standard output
     ocr scan.png --lang ru --out result.txt
+    ocr --engine tesseract scan.png --lang ru+en
     ocr pages/*.tif --out texts/         # one <name>.txt per file, with progress
 
 Settings come from the same environment variables as the function (README, "Configuration");
-OCR_OPENSSL_LIB_DIR must name OpenSSL 1.1 unless the system has it (`make setup` provides it).
+`--engine` overrides OCR_ENGINE. For Aspose, OCR_OPENSSL_LIB_DIR must name OpenSSL 1.1 unless
+the system has it; for Tesseract, OCR_TESSDATA_DIR names the language data (`make setup`
+provides both under .cache/).
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .config import ConfigError, load_engine_settings, load_settings
-from .engine import OcrEngine
+from . import engines
+from .config import ConfigError, EngineKind, load_settings
+from .engine import EngineSetupError
 from .formats import UnreadableInputError
 from .languages import METADATA_KEY, UnknownLanguageError
-from .native import NativeSetupError
 from .recognition import DocumentRecognizer
 
 # Locally there is no layer: keep downloaded or bundled models in the user's cache.
@@ -36,11 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.models_dir:
         environ["OCR_RESOURCES_DIR"] = str(args.models_dir)
     environ.setdefault("OCR_RESOURCES_DIR", str(LOCAL_RESOURCES_DIR))
+    if args.engine:
+        environ["OCR_ENGINE"] = args.engine
     try:
         settings = load_settings(environ, needs_output_bucket=False)
-        engine = OcrEngine.start(load_engine_settings(environ))
+        engine = engines.start_engine(settings.engine)
         recognizer = DocumentRecognizer.configured(engine, settings)
-    except (ConfigError, NativeSetupError, UnknownLanguageError) as error:
+    except (ConfigError, EngineSetupError, UnknownLanguageError) as error:
         print(f"ocr: {error}", file=sys.stderr)
         return 2
     if not engine.licensed:
@@ -71,7 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocr", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="images or documents to recognize")
-    parser.add_argument("--lang", help="language: en, ru, uk, de, rus, CYRILLIC, ...")
+    parser.add_argument(
+        "--engine",
+        choices=[kind.value for kind in EngineKind],
+        help="the OCR engine (default: OCR_ENGINE, else aspose)",
+    )
+    parser.add_argument("--lang", help="language: en, ru, uk, de, rus, ru+en, CYRILLIC, ...")
     parser.add_argument(
         "--out",
         type=Path,

@@ -6,6 +6,7 @@ with one message that lists every problem, instead of failing later on the first
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 from collections.abc import Mapping
@@ -15,8 +16,17 @@ from typing import Literal
 
 from .languages import DEFAULT_LANGUAGE, parse_prefix_rules
 
-# Where the layer puts the engine's model resources (see layers/aspose-ocr/build_layer.py).
+# Where the layers put the engines' data (layers/aspose-ocr/, layers/tesseract/).
 DEFAULT_RESOURCES_DIR = Path("/opt/ocr-models")
+DEFAULT_TESSDATA_DIR = Path("/opt/tessdata")
+
+
+class EngineKind(enum.StrEnum):
+    """The OCR engines a deployment can choose from (OCR_ENGINE, template parameter OcrEngine)."""
+
+    ASPOSE = "aspose"
+    TESSERACT = "tesseract"
+
 
 # S3's rules for bucket names (the subset that matters for a typo or an ARN pasted by mistake).
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -97,6 +107,7 @@ DEFAULT_MAX_IMAGE_SIDE = 2480
 class EngineSettings:
     """What the OCR engine needs to start."""
 
+    kind: EngineKind
     resources_dir: Path
     """The engine's model resources directory (read-only is fine)."""
     license_source: LicenseSource | None
@@ -107,6 +118,14 @@ class EngineSettings:
     """Let the engine download missing models at run time (off in Lambda: nowhere durable)."""
     warm_up: bool
     """Run one small recognition at start-up so the first request does not pay model loading."""
+    tessdata_dir: Path = DEFAULT_TESSDATA_DIR
+    """Tesseract's language data (`<code>.traineddata`, osd, pdf.ttf)."""
+    default_language: str = "LATIN"
+    """The language the warm-up loads (OCR_LANGUAGE), so the first request finds it ready."""
+    max_page_pixels: int = 40_000_000
+    """OCR_MAX_PIXELS: what a rendered PDF page may have (its size is known only then)."""
+    searchable_pdf: bool = False
+    """OCR_OUTPUTS asks for the searchable PDF: keep what the engine needs to export it."""
 
 
 @dataclass(frozen=True)
@@ -199,8 +218,28 @@ def load_engine_settings(environ: Mapping[str, str] = os.environ) -> EngineSetti
     return settings
 
 
+def _outputs(environ: Mapping[str, str]) -> frozenset[str]:
+    named = {name.strip().lower() for name in environ.get("OCR_OUTPUTS", "").split(",")}
+    return frozenset({"txt"} | named) - {""}
+
+
+def _engine_kind(environ: Mapping[str, str], problems: list[str]) -> EngineKind:
+    raw = environ.get("OCR_ENGINE", "").strip().lower() or EngineKind.ASPOSE.value
+    try:
+        return EngineKind(raw)
+    except ValueError:
+        accepted = ", ".join(kind.value for kind in EngineKind)
+        problems.append(f"OCR_ENGINE={raw!r} is not an engine; choose from {accepted}")
+        return EngineKind.ASPOSE
+
+
 def _engine_settings(environ: Mapping[str, str], problems: list[str]) -> EngineSettings:
     return EngineSettings(
+        kind=_engine_kind(environ, problems),
+        tessdata_dir=_optional_path(environ, "OCR_TESSDATA_DIR") or DEFAULT_TESSDATA_DIR,
+        default_language=environ.get("OCR_LANGUAGE", "").strip() or DEFAULT_LANGUAGE,
+        max_page_pixels=_positive_int(environ, "OCR_MAX_PIXELS", DEFAULT_LIMITS.max_pixels, []),
+        searchable_pdf="pdf" in _outputs(environ),
         resources_dir=_optional_path(environ, "OCR_RESOURCES_DIR") or DEFAULT_RESOURCES_DIR,
         license_source=_license_source(environ, problems),
         openssl_lib_dir=_optional_path(environ, "OCR_OPENSSL_LIB_DIR"),
@@ -235,9 +274,7 @@ def load_settings(
         if scaling_off
         else _positive_int(environ, "OCR_MAX_IMAGE_SIDE", DEFAULT_MAX_IMAGE_SIDE, problems)
     )
-    outputs = frozenset(
-        {"txt"} | {name.strip().lower() for name in environ.get("OCR_OUTPUTS", "").split(",")}
-    ) - {""}
+    outputs = _outputs(environ)
     if unknown_outputs := outputs - OUTPUT_KINDS:
         problems.append(
             f"OCR_OUTPUTS names {', '.join(sorted(unknown_outputs))}; "

@@ -14,7 +14,7 @@ class ImageFormat(enum.Enum):
     BMP = "bmp"
     TIFF = "tiff"
     PDF = "pdf"
-    WEBP = "webp"  # the engine cannot read it: converted to PNG first (conversion.py)
+    WEBP = "webp"  # Aspose cannot read it: converted to PNG first (normalize.py)
 
     @property
     def is_multi_page(self) -> bool:

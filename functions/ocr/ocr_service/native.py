@@ -12,6 +12,8 @@ import ctypes
 import os
 from pathlib import Path
 
+from .engine import EngineSetupError
+
 # Lambda puts every layer's lib/ on LD_LIBRARY_PATH; the layer ships OpenSSL 1.1 there.
 LAYER_LIB_DIR = Path("/opt/lib")
 _OPENSSL_LIBRARIES = ("libcrypto.so.1.1", "libssl.so.1.1")  # libssl needs libcrypto first
@@ -23,7 +25,7 @@ RUNTIME_ENVIRONMENT = {
 }
 
 
-class NativeSetupError(RuntimeError):
+class NativeSetupError(EngineSetupError):
     """The process cannot host the engine's runtime; the message says what is missing."""
 
 

@@ -4,7 +4,7 @@ dark text on a light background.
 Measured without this step: Aspose.OCR refuses a CMYK JPEG ("The conversion between 8207 and
 Format32bppArgb is not allowed"), and both engines return nothing for white text on a
 transparent PNG, which flattened onto white is invisible. Pillow is imported inside the
-functions, as in conversion.py, so cold starts that never need it do not pay for it.
+functions, so cold starts that never need it do not pay for it.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .engine import PAGE_SEPARATOR, Recognition
+from .engine import PAGE_SEPARATOR, OcrEngine, Recognition, SpeedModel
 from .formats import ImageFormat, UnreadableInputError
 from .image_info import ImageInfo
 from .recognition import DocumentRecognizer
@@ -50,10 +50,8 @@ from .telemetry import NoTelemetry, PipelineTelemetry, WorkDone
 
 logger = Logger(child=True)
 
-# Time a record may need, from measurements on two vCPUs (README, "Limits"): an A4 page of
-# 8.7 megapixels takes about 14 s. Estimates are doubled, and I/O gets a fixed allowance.
-SECONDS_PER_MEGAPIXEL = 1.7
-PDF_PAGE_MEGAPIXELS = 8.7  # the engine renders PDF pages at about A4, 300 dpi
+# Time a record may need: the engine's own speed model (measured, README "Limits"), doubled,
+# and a fixed allowance for I/O.
 IO_ALLOWANCE_S = 5.0
 SAFETY_FACTOR = 2.0
 
@@ -176,13 +174,14 @@ class TransientRecordError(Exception):
         self.reason = reason
 
 
-def estimated_seconds(info: ImageInfo) -> float:
-    """A generous estimate of recognizing `info`, writing included."""
+def estimated_seconds(info: ImageInfo, speed: SpeedModel) -> float:
+    """A generous estimate of recognizing `info` with an engine of this speed, writing
+    included."""
     if info.image_format is ImageFormat.PDF:
-        megapixels = info.pages * PDF_PAGE_MEGAPIXELS
+        megapixels = info.pages * speed.pdf_page_megapixels
     else:
         megapixels = info.pages * info.pixels_per_page / 1e6
-    return IO_ALLOWANCE_S + SAFETY_FACTOR * (1.0 + SECONDS_PER_MEGAPIXEL * megapixels)
+    return IO_ALLOWANCE_S + SAFETY_FACTOR * (1.0 + speed.seconds_per_megapixel * megapixels)
 
 
 class OcrPipeline:
@@ -199,7 +198,7 @@ class OcrPipeline:
     ) -> None:
         self._outputs = outputs
         self._recognizer = recognizer
-        self._engine = recognizer.engine
+        self._engine: OcrEngine = recognizer.engine
         self._telemetry = telemetry or NoTelemetry()
         self._store = store
         self._results = ResultWriter(store, output_bucket)
@@ -340,6 +339,7 @@ class OcrPipeline:
     ) -> Published:
         """The optional outputs first, the .txt last: the .txt marks the object done."""
         metadata = {
+            "ocr-engine": self._engine.name,
             "engine-version": self._engine.version,
             "engine-licensed": "true" if self._engine.licensed else "false",
             "page-count": str(recognition.page_count),
@@ -347,7 +347,7 @@ class OcrPipeline:
         }
         outputs: list[tuple[str, Callable[[], bytes], str]] = []
         if "json" in self._outputs:
-            document = sidecar_document(source, recognition, language, self._engine.version)
+            document = sidecar_document(source, recognition, language, self._engine)
             outputs.append((keys.json, lambda: _json_bytes(document), JSON_CONTENT_TYPE))
         if "pdf" in self._outputs:
             outputs.append(
@@ -368,7 +368,7 @@ class OcrPipeline:
         return published
 
     def _check_time(self, info: ImageInfo, clock: RemainingMillis, budget_ms: int) -> None:
-        needed_ms = int(estimated_seconds(info) * 1000)
+        needed_ms = int(estimated_seconds(info, self._engine.speed) * 1000)
         if needed_ms > budget_ms:
             raise PermanentRecordError(
                 "exceeds-time-limit",
@@ -400,6 +400,7 @@ class OcrPipeline:
                 "etag": source.etag,
                 "version_id": source.version_id,
             },
+            "ocr_engine": self._engine.name,
             "engine_version": self._engine.version,
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
         }
@@ -409,7 +410,11 @@ class OcrPipeline:
                 record_key,
                 _json_bytes(record),
                 content_type=JSON_CONTENT_TYPE,
-                metadata={"failure-reason": reason, "engine-version": self._engine.version},
+                metadata={
+                    "failure-reason": reason,
+                    "ocr-engine": self._engine.name,
+                    "engine-version": self._engine.version,
+                },
                 replaces=[keys.text, keys.json, keys.pdf] if keys else [],
             )
         except (ClientError, BotoCoreError, PreconditionFailedError) as error:
@@ -426,7 +431,7 @@ def _json_bytes(document: Mapping[str, object]) -> bytes:
 
 
 def sidecar_document(
-    source: SourceVersion, recognition: Recognition, language: str, engine_version: str
+    source: SourceVersion, recognition: Recognition, language: str, engine: OcrEngine
 ) -> dict[str, object]:
     """The JSON sidecar: pages, their lines, bounding boxes (pixels) and confidence."""
     return {
@@ -436,7 +441,8 @@ def sidecar_document(
             "etag": source.etag,
             "version_id": source.version_id,
         },
-        "engine_version": engine_version,
+        "ocr_engine": engine.name,
+        "engine_version": engine.version,
         "language": language,
         "trial_limited": recognition.trial_limited,
         "pages": [

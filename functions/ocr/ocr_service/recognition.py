@@ -1,6 +1,6 @@
-"""From an object's bytes to its text: format, headers, limits, language, conversion, scaling,
-and the engine. Shared by the Lambda pipeline and the local command line, so both refuse the
-same inputs with the same reasons and recognize the rest the same way."""
+"""From an object's bytes to its text: format, headers, limits, language, normalisation,
+scaling, and the engine. Shared by the Lambda pipeline and the local command line, so both
+refuse the same inputs with the same reasons and recognize the rest the same way."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .config import Limits, Preprocessing, Settings
-from .conversion import webp_to_png
-from .engine import NO_PREPROCESSING, MissingModelError, Recognition, TextRecognizer
-from .formats import ImageFormat, UnreadableInputError, identify
+from .engine import NO_PREPROCESSING, MissingModelError, OcrEngine, Recognition
+from .formats import UnreadableInputError, identify
 from .image_info import ImageInfo, inspect_image
 from .languages import DEFAULT_LANGUAGE, LanguageChoice, LanguagePolicy, UnknownLanguageError
+from .normalize import normalize_bytes
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class DocumentRecognizer:
 
     def __init__(
         self,
-        engine: TextRecognizer,
+        engine: OcrEngine,
         limits: Limits,
         *,
         languages: LanguagePolicy | None = None,
@@ -38,18 +38,18 @@ class DocumentRecognizer:
         self._preprocessing = preprocessing
         self.engine = engine
         self.limits = limits
-        self._languages = languages or LanguagePolicy(DEFAULT_LANGUAGE, {}, engine.language_names)
+        self._languages = languages or LanguagePolicy(DEFAULT_LANGUAGE, {}, engine.languages)
         self._max_image_side = max_image_side
 
     @classmethod
-    def configured(cls, engine: TextRecognizer, settings: Settings) -> DocumentRecognizer:
+    def configured(cls, engine: OcrEngine, settings: Settings) -> DocumentRecognizer:
         """As the settings say. An unknown default or prefix language raises
         UnknownLanguageError, listing the accepted names: a cold start must fail on it."""
         return cls(
             engine,
             settings.limits,
             languages=LanguagePolicy(
-                settings.language, settings.language_by_prefix, engine.language_names
+                settings.language, settings.language_by_prefix, engine.languages
             ),
             max_image_side=settings.max_image_side,
             preprocessing=settings.preprocessing,
@@ -82,10 +82,14 @@ class DocumentRecognizer:
             raise UnreadableInputError("unknown-language", str(error)) from error
 
     def recognize(self, examined: Examined, language: str) -> Recognition:
-        """Recognize an examined input; raise UnreadableInputError when the engine cannot."""
-        data, image_format = examined.data, examined.info.image_format
-        if image_format is ImageFormat.WEBP:
-            data, image_format = webp_to_png(data), ImageFormat.PNG
+        """Recognize an examined input; raise UnreadableInputError when the engine cannot.
+
+        Whatever the engine, the input is normalised first (EXIF orientation, colour modes a
+        scanner, phone or screenshot produces, transparency, WEBP); inputs that need none of
+        it reach the engine as they came, undecoded."""
+        data, image_format = normalize_bytes(
+            examined.data, examined.info.image_format, max_pixels=self.limits.max_pixels
+        )
         try:
             return self.engine.recognize(
                 data, image_format, self._scale(examined.info), language, self._preprocessing
