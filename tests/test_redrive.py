@@ -1,74 +1,291 @@
-"""`make redrive`: failed S3 events are re-run from the on-failure queue, and only then deleted."""
+"""`make redrive`: the dead-letter queue goes back to the ingest queue through SQS's own redrive
+(StartMessageMoveTask, checked with botocore's Stubber), or by receive/send/delete on a local
+endpoint (checked on moto, which has no move task)."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Iterator
 from typing import Any
-from unittest import mock
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
-from conftest import INPUT_BUCKET, OUTPUT_BUCKET, PNG, FakeEngine
-from ocr_service import engines
 from tools import redrive
-from tools.events import Upload, s3_put_event
+from tools.events import Upload, encode_key, s3_put_event
 
-FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:ocr-OcrFunction-abc:$LATEST"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+DLQ_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:ocr-IngestDeadLetterQueue-abc"
+INGEST_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:ocr-IngestQueue-abc"
+DLQ_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/ocr-IngestDeadLetterQueue-abc"
+INGEST_URL = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/ocr-IngestQueue-abc"
+STACK_OUTPUTS = {
+    "InputBucketName": "ocr-input-x",
+    "OutputBucketName": "ocr-output-x",
+    "OcrFunctionName": "ocr-fn",
+    "IngestQueueUrl": INGEST_URL,
+    "IngestQueueArn": INGEST_ARN,
+    "DeadLetterQueueUrl": DLQ_URL,
+    "DeadLetterQueueArn": DLQ_ARN,
+}
 
 
-def invocation_record(event: dict[str, Any], request_id: str = "req-1") -> str:
-    """A message body as Lambda sends it to an SQS on-failure destination."""
-    return json.dumps(
-        {
-            "version": "1.0",
-            "timestamp": "2024-05-01T12:00:00.000Z",
-            "requestContext": {
-                "requestId": request_id,
-                "functionArn": FUNCTION_ARN,
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": 3,
-            },
-            "requestPayload": event,
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "responsePayload": {"errorMessage": "1 record(s) failed transiently: ..."},
-        }
+def notification(key: str, bucket: str = "ocr-input") -> str:
+    """A message body as S3 sends it to the ingest queue (and SQS on to the dead-letter queue)."""
+    return json.dumps(s3_put_event([Upload(bucket, encode_key(key))]))
+
+
+def describe_stacks_response(outputs: dict[str, str]) -> dict[str, Any]:
+    return {
+        "Stacks": [
+            {
+                "StackName": "ocr",
+                "CreationTime": "2024-05-01T12:00:00Z",
+                "StackStatus": "UPDATE_COMPLETE",
+                "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
+            }
+        ]
+    }
+
+
+def task(status: str, moved: int, handle: str | None = None, **more: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "Status": status,
+        "SourceArn": DLQ_ARN,
+        "DestinationArn": INGEST_ARN,
+        "ApproximateNumberOfMessagesMoved": moved,
+        "ApproximateNumberOfMessagesToMove": 42,
+        "StartedTimestamp": 1714564800000,
+        **more,
+    }
+    if handle is not None:
+        entry["TaskHandle"] = handle
+    return entry
+
+
+# --- SQS's own redrive: the requests, with Stubber --------------------------------------------
+
+
+@pytest.fixture
+def stubbed(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Stubbed sqs and cloudformation clients, which the tool's boto3.client calls return."""
+    clients = {
+        "sqs": boto3.client("sqs", region_name=REGION),
+        "cloudformation": boto3.client("cloudformation", region_name=REGION),
+    }
+    stubbers = {name: Stubber(client) for name, client in clients.items()}
+    monkeypatch.setattr(redrive.boto3, "client", lambda name, **_: clients[name])
+    for stubber in stubbers.values():
+        stubber.activate()
+    yield stubbers
+    for stubber in stubbers.values():
+        stubber.assert_no_pending_responses()
+        stubber.deactivate()
+
+
+def test_start_move_sends_the_arns_and_the_rate(stubbed: dict[str, Stubber]) -> None:
+    sqs = stubbed["sqs"].client
+    stubbed["sqs"].add_response(
+        "start_message_move_task",
+        {"TaskHandle": "handle-1"},
+        {"SourceArn": DLQ_ARN, "DestinationArn": INGEST_ARN, "MaxNumberOfMessagesPerSecond": 20},
+    )
+    stubbed["sqs"].add_response(
+        "start_message_move_task",
+        {"TaskHandle": "handle-2"},
+        {"SourceArn": DLQ_ARN, "DestinationArn": INGEST_ARN},  # no rate: SQS's own
+    )
+
+    assert redrive.start_move(sqs, DLQ_ARN, INGEST_ARN, 20) == "handle-1"
+    assert redrive.start_move(sqs, DLQ_ARN, INGEST_ARN) == "handle-2"
+
+
+def test_follow_task_polls_until_the_task_ends(stubbed: dict[str, Stubber]) -> None:
+    sqs = stubbed["sqs"].client
+    request = {"SourceArn": DLQ_ARN, "MaxResults": 10}
+    older = task("COMPLETED", 7)  # an earlier redrive of the same queue
+    stubbed["sqs"].add_response("list_message_move_tasks", {"Results": []}, request)
+    stubbed["sqs"].add_response(
+        "list_message_move_tasks", {"Results": [task("RUNNING", 10, "h"), older]}, request
+    )
+    # Once it has ended SQS no longer returns its handle: it is the newest task.
+    stubbed["sqs"].add_response(
+        "list_message_move_tasks", {"Results": [task("COMPLETED", 42), older]}, request
+    )
+    sleeps: list[float] = []
+    lines: list[str] = []
+
+    final = redrive.follow_task(
+        sqs, DLQ_ARN, "h", poll_seconds=3, sleep=sleeps.append, report=lines.append
+    )
+
+    assert final["Status"] == "COMPLETED"
+    assert sleeps == [3, 3]
+    assert lines == ["RUNNING: moved 10 of about 42", "COMPLETED: moved 42 of about 42"]
+
+
+def stub_stack(stubbed: dict[str, Stubber], outputs: dict[str, str] = STACK_OUTPUTS) -> None:
+    stubbed["cloudformation"].add_response(
+        "describe_stacks", describe_stacks_response(outputs), {"StackName": "ocr"}
     )
 
 
-def event_for(key: str) -> dict[str, Any]:
-    return s3_put_event([Upload(INPUT_BUCKET, key)])
+def test_main_redrives_the_stacks_dead_letter_queue_into_its_ingest_queue(
+    stubbed: dict[str, Stubber], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub_stack(stubbed)
+    stubbed["sqs"].add_response(
+        "start_message_move_task",
+        {"TaskHandle": "handle-9"},
+        {"SourceArn": DLQ_ARN, "DestinationArn": INGEST_ARN, "MaxNumberOfMessagesPerSecond": 50},
+    )
+    stubbed["sqs"].add_response(
+        "list_message_move_tasks",
+        {"Results": [task("COMPLETED", 42)]},
+        {"SourceArn": DLQ_ARN, "MaxResults": 10},
+    )
+
+    status = redrive.main(["--stack", "ocr", "--max-per-second", "50", "--poll-seconds", "0"])
+
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "handle-9" in out and "COMPLETED: moved 42" in out
+
+
+def test_main_exits_non_zero_when_the_task_failed(
+    stubbed: dict[str, Stubber], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub_stack(stubbed)
+    stubbed["sqs"].add_response("start_message_move_task", {"TaskHandle": "h"})
+    reason = "AWS.SimpleQueueService.NonExistentQueue"
+    stubbed["sqs"].add_response(
+        "list_message_move_tasks", {"Results": [task("FAILED", 3, FailureReason=reason)]}
+    )
+
+    status = redrive.main(["--stack", "ocr", "--poll-seconds", "0"])
+
+    assert status == 1
+    assert f"FAILED: moved 3 of about 42: {reason}" in capsys.readouterr().out
+
+
+def test_main_no_wait_prints_how_to_follow_the_task(
+    stubbed: dict[str, Stubber], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stubbed["sqs"].add_response(
+        "start_message_move_task",
+        {"TaskHandle": "handle-3"},
+        {"SourceArn": DLQ_ARN, "DestinationArn": INGEST_ARN},
+    )
+
+    status = redrive.main(["--source-arn", DLQ_ARN, "--destination-arn", INGEST_ARN, "--no-wait"])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert f"aws sqs list-message-move-tasks --source-arn {DLQ_ARN}" in out
+    assert "aws sqs cancel-message-move-task --task-handle handle-3" in out
+
+
+def test_a_refused_start_is_reported(
+    stubbed: dict[str, Stubber], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stubbed["sqs"].add_client_error(
+        "start_message_move_task",
+        service_error_code="UnsupportedOperation",
+        service_message="a move task is already running",
+    )
+
+    status = redrive.main(["--source-arn", DLQ_ARN, "--destination-arn", INGEST_ARN])
+
+    assert status == 1
+    assert "already running" in capsys.readouterr().err
+
+
+def test_queues_from_the_stack_outputs(stubbed: dict[str, Stubber]) -> None:
+    stub_stack(stubbed)
+
+    source, destination = redrive.queues_from_stack(stubbed["cloudformation"].client, "ocr")
+
+    assert source == redrive.Queue(url=DLQ_URL, arn=DLQ_ARN)
+    assert destination == redrive.Queue(url=INGEST_URL, arn=INGEST_ARN)
+
+
+def test_a_stack_from_before_sqs_ingestion_is_named_as_such(
+    stubbed: dict[str, Stubber], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub_stack(stubbed, {"FailedEventsQueueUrl": "https://q", "OcrFunctionName": "ocr-fn"})
+
+    status = redrive.main(["--stack", "ocr"])
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "no output DeadLetterQueueArn, DeadLetterQueueUrl, IngestQueueArn" in err
+    assert "FailedEventsQueueUrl" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],  # no queues
+        ["--stack", "ocr", "--max", "5"],  # a move task cannot stop after N
+        ["--stack", "ocr", "--source-arn", DLQ_ARN],
+        ["--source-arn", DLQ_ARN],  # no destination
+        ["--stack", "ocr", "--max-per-second", "501"],
+        ["--local", "--max", "0"],
+    ],
+)
+def test_usage_errors(aws_credentials: None, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        redrive.main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_describe_body_decodes_keys_and_names_test_events() -> None:
+    assert redrive.describe_body(notification("scans/my scan+1 №.png")) == (
+        "ObjectCreated:Put s3://ocr-input/scans/my scan+1 №.png"
+    )
+    test_event = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})
+    assert redrive.describe_body(test_event) == "s3:TestEvent"
+    assert redrive.describe_body("{oops").startswith("not JSON")
+    assert redrive.describe_body('{"task": "pages"}').startswith("other message")
+
+
+# --- on moto: the move by hand, the dry run, queue lookups -----------------------------------
 
 
 @pytest.fixture
-def sqs(s3: Any) -> Any:
-    """An in-process SQS (inside the same moto mock as the `s3` fixture)."""
-    return boto3.client("sqs")
+def sqs(aws_credentials: None) -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("sqs")
 
 
 @pytest.fixture
-def queue_url(sqs: Any) -> str:
-    url: str = sqs.create_queue(QueueName="failed-events")["QueueUrl"]
-    return url
+def queues(sqs: Any) -> tuple[str, str]:
+    """The local topology: ocr-ingest with its dead-letter queue ocr-ingest-dlq."""
+    dlq = sqs.create_queue(QueueName=redrive.LOCAL_SOURCE_QUEUE)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    ingest = sqs.create_queue(
+        QueueName=redrive.LOCAL_DESTINATION_QUEUE,
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
+        },
+    )["QueueUrl"]
+    return dlq, ingest
 
 
-def send(sqs: Any, queue_url: str, *bodies: str) -> None:
+def send(sqs: Any, url: str, *bodies: str, attributes: dict[str, Any] | None = None) -> None:
     for body in bodies:
-        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=attributes or {})
 
 
-def counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+def counts(sqs: Any, url: str) -> tuple[int, int]:
     """(visible, in flight) messages."""
     attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url,
+        QueueUrl=url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return (
@@ -77,256 +294,145 @@ def counts(sqs: Any, queue_url: str) -> tuple[int, int]:
     )
 
 
-def bodies_left(sqs: Any, queue_url: str) -> list[str]:
-    """Every message body still in the queue (the run must have left them visible)."""
-    found: list[str] = []
+def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Every message in the queue (received and hidden for the rest of the test)."""
+    found: list[dict[str, Any]] = []
     while True:
         messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=300,
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
-            return sorted(found)
-        found.extend(message["Body"] for message in messages)
+            return found
+        found.extend(messages)
 
 
-class Recorder:
-    """A re-run step that records each event and fails for the keys it is told to."""
-
-    def __init__(self, failing_keys: tuple[str, ...] = ()) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.failing_keys = failing_keys
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
-        if len(self.events) > 100:  # BaseException: the redrive cannot swallow it and loop on
-            pytest.fail("re-run over and over: the redrive does not end")
-        if event["Records"][0]["s3"]["object"]["key"] in self.failing_keys:
-            raise RuntimeError("still broken")
-
-
-def run(sqs: Any, queue_url: str, rerun: Recorder, **options: Any) -> redrive.Summary:
+def move(sqs: Any, queues: tuple[str, str], **options: Any) -> redrive.MoveSummary:
     lines: list[str] = options.pop("lines", [])
-    return redrive.redrive(sqs, queue_url, rerun, wait_seconds=0, report=lines.append, **options)
-
-
-def test_records_are_rerun_with_exactly_their_payload_then_deleted(
-    sqs: Any, queue_url: str
-) -> None:
-    events = [event_for(f"scans/page-{n}.png") for n in range(3)]
-    send(sqs, queue_url, *(invocation_record(event, f"req-{n}") for n, event in enumerate(events)))
-    rerun = Recorder()
-
-    summary = run(sqs, queue_url, rerun)
-
-    assert sorted(rerun.events, key=json.dumps) == sorted(events, key=json.dumps)
-    assert summary == redrive.Summary(received=3, rerun=3, failed=0, skipped=0)
-    assert summary.ok
-    assert counts(sqs, queue_url) == (0, 0)  # deleted, not merely hidden
-
-
-def test_a_failing_rerun_leaves_its_message_in_the_queue(sqs: Any, queue_url: str) -> None:
-    broken = invocation_record(event_for("broken.png"))
-    send(sqs, queue_url, broken, invocation_record(event_for("fine.png")))
-    rerun = Recorder(failing_keys=("broken.png",))
-    lines: list[str] = []
-
-    # Visibility timeout 0: the failed message is visible again at once, during the run too.
-    summary = run(sqs, queue_url, rerun, visibility_timeout=0, lines=lines)
-
-    assert summary == redrive.Summary(received=2, rerun=1, failed=1, skipped=0)
-    assert not summary.ok
-    assert len(rerun.events) == 2  # each re-run once, although the failed one came back
-    assert bodies_left(sqs, queue_url) == [broken]
-    assert any(
-        line.startswith("failed")
-        and "s3://test-input/broken.png" in line
-        and "still broken" in line
-        for line in lines
+    return redrive.move_by_hand(
+        sqs, *queues, wait_seconds=0, idle_timeout=0, report=lines.append, **options
     )
 
 
-def test_a_failed_message_is_hidden_until_its_visibility_timeout(sqs: Any, queue_url: str) -> None:
-    send(sqs, queue_url, invocation_record(event_for("broken.png")))
-
-    run(sqs, queue_url, Recorder(failing_keys=("broken.png",)), visibility_timeout=300)
-
-    assert counts(sqs, queue_url) == (0, 1)  # still in the queue, comes back later
-
-
-@pytest.mark.parametrize(
-    ("body", "why"),
-    [
-        ("not json {", "not JSON"),
-        ("[1, 2]", "not a JSON object"),
-        (json.dumps({"version": "1.0", "requestContext": {}}), "no requestPayload"),
-        (json.dumps({"requestPayload": {"hello": "world"}}), "no Records"),
-    ],
-)
-def test_messages_that_are_not_invocation_records_are_left_and_reported(
-    sqs: Any, queue_url: str, body: str, why: str
+def test_local_move_moves_every_message_once_with_its_attributes(
+    sqs: Any, queues: tuple[str, str]
 ) -> None:
-    good = event_for("fine.png")
-    send(sqs, queue_url, body, invocation_record(good))
-    rerun = Recorder()
+    dlq, ingest = queues
+    bodies = [notification(f"scans/page {n}+x.png") for n in range(23)]
+    send(sqs, dlq, *bodies[:20])
+    attributes = {"origin": {"DataType": "String", "StringValue": "s3"}}
+    send(sqs, dlq, *bodies[20:], attributes=attributes)
     lines: list[str] = []
 
-    summary = run(sqs, queue_url, rerun, visibility_timeout=0, lines=lines)
+    summary = move(sqs, queues, lines=lines)
 
-    assert rerun.events == [good]
-    assert summary == redrive.Summary(received=2, rerun=1, failed=0, skipped=1)
+    assert summary == redrive.MoveSummary(received=23, moved=23)
+    assert counts(sqs, dlq) == (0, 0)
+    moved = drain(sqs, ingest)
+    assert sorted(m["Body"] for m in moved) == sorted(bodies)  # none lost, none duplicated
+    with_attributes = [m for m in moved if m.get("MessageAttributes")]
+    assert sorted(m["Body"] for m in with_attributes) == sorted(bodies[20:])
+    assert all(m["MessageAttributes"]["origin"]["StringValue"] == "s3" for m in with_attributes)
+    assert sum("s3://ocr-input/scans/page 3+x.png" in line for line in lines) == 1
+
+
+def test_local_move_honours_max(sqs: Any, queues: tuple[str, str]) -> None:
+    dlq, ingest = queues
+    send(sqs, dlq, *(notification(f"p{n}.png") for n in range(25)))
+
+    summary = move(sqs, queues, max_messages=12)
+
+    assert summary.moved == 12
+    assert counts(sqs, ingest) == (12, 0)
+    assert counts(sqs, dlq) == (13, 0)  # the rest untouched and visible
+
+
+class FailingSends:
+    """The sqs client, but SendMessageBatch refuses the entries whose body names a bad key."""
+
+    def __init__(self, sqs: Any, bad: str) -> None:
+        self.sqs, self.bad = sqs, bad
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        good = [entry for entry in Entries if self.bad not in entry["MessageBody"]]
+        failed = [
+            {"Id": entry["Id"], "SenderFault": False, "Code": "InternalError", "Message": "boom"}
+            for entry in Entries
+            if self.bad in entry["MessageBody"]
+        ]
+        response: dict[str, Any] = self.sqs.send_message_batch(QueueUrl=QueueUrl, Entries=good)
+        response["Failed"] = failed
+        return response
+
+
+def test_a_message_whose_send_failed_stays_in_the_source_visible(
+    sqs: Any, queues: tuple[str, str]
+) -> None:
+    dlq, ingest = queues
+    bad = notification("bad.png")
+    send(sqs, dlq, bad, *(notification(f"ok-{n}.png") for n in range(4)))
+
+    summary = move(FailingSends(sqs, "bad.png"), queues)
+
+    assert summary == redrive.MoveSummary(received=5, moved=4, send_failed=1)
     assert not summary.ok
-    assert bodies_left(sqs, queue_url) == [body]
-    assert [line for line in lines if line.startswith("skipped")] == [mock.ANY]
-    assert why in next(line for line in lines if line.startswith("skipped"))
+    assert counts(sqs, dlq) == (1, 0)  # not lost, and visible again at once
+    assert [m["Body"] for m in drain(sqs, dlq)] == [bad]
+    assert counts(sqs, ingest) == (4, 0)
 
 
-def test_dry_run_reruns_and_deletes_nothing_and_leaves_messages_visible(
-    sqs: Any, queue_url: str
+def test_dry_run_moves_nothing_and_shows_what_would_move(
+    sqs: Any, queues: tuple[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bodies = [invocation_record(event_for(f"page-{n}.png"), f"req-{n}") for n in range(12)]
-    send(sqs, queue_url, *bodies)
-    rerun = Recorder()
-    lines: list[str] = []
+    dlq, ingest = queues
+    send(sqs, dlq, *(notification(f"scans/счёт {n}.png") for n in range(12)))
 
-    summary = run(sqs, queue_url, rerun, dry_run=True, lines=lines)
+    status = redrive.main(["--local", "--dry-run"])
 
-    assert rerun.events == []
-    assert summary == redrive.Summary(received=12, rerun=12, failed=0, skipped=0)
-    assert sum("would run" in line and "s3://test-input/page-" in line for line in lines) == 12
-    assert counts(sqs, queue_url) == (12, 0)  # visible at once for the real run
-    assert bodies_left(sqs, queue_url) == sorted(bodies)
-
-
-def test_max_is_honoured_across_batches(sqs: Any, queue_url: str) -> None:
-    send(sqs, queue_url, *(invocation_record(event_for(f"p{n}.png")) for n in range(25)))
-    rerun = Recorder()
-
-    summary = run(sqs, queue_url, rerun, max_messages=12)
-
-    assert len(rerun.events) == 12
-    assert summary.received == 12
-    assert counts(sqs, queue_url) == (13, 0)
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "about 12 messages" in out
+    assert sum("s3://ocr-input/scans/счёт " in line for line in out.splitlines()) == 10
+    assert "moved nothing" in out
+    assert counts(sqs, dlq) == (12, 0)  # all visible again
+    assert counts(sqs, ingest) == (0, 0)
 
 
-def test_an_empty_queue_is_a_clean_run(sqs: Any, queue_url: str) -> None:
-    assert run(sqs, queue_url, Recorder()) == redrive.Summary()
-
-
-def test_lambda_rerun_invokes_asynchronously_with_the_payload() -> None:
-    client = boto3.client("lambda", region_name="us-east-1")
-    event = event_for("scans/my+scan.png")
-    with Stubber(client) as stubber:
-        stubber.add_response(
-            "invoke",
-            {"StatusCode": 202},
-            {
-                "FunctionName": "ocr-fn",
-                "InvocationType": "Event",
-                "Payload": json.dumps(event).encode("utf-8"),
-            },
-        )
-        redrive.lambda_rerun(client, "ocr-fn")(event)
-        stubber.assert_no_pending_responses()
-
-
-def test_lambda_rerun_fails_unless_the_invocation_is_accepted() -> None:
-    client = boto3.client("lambda", region_name="us-east-1")
-    with Stubber(client) as stubber:
-        stubber.add_response("invoke", {"StatusCode": 200})
-        with pytest.raises(redrive.RerunError, match="200"):
-            redrive.lambda_rerun(client, "ocr-fn")(event_for("a.png"))
-
-
-def test_stack_outputs_name_the_queue_and_the_function() -> None:
-    client = boto3.client("cloudformation", region_name="us-east-1")
-    with Stubber(client) as stubber:
-        stubber.add_response(
-            "describe_stacks",
-            {
-                "Stacks": [
-                    {
-                        "StackName": "ocr",
-                        "CreationTime": "2024-05-01T12:00:00Z",
-                        "StackStatus": "CREATE_COMPLETE",
-                        "Outputs": [
-                            {"OutputKey": "FailedEventsQueueUrl", "OutputValue": "https://q"},
-                            {"OutputKey": "OcrFunctionName", "OutputValue": "ocr-fn"},
-                        ],
-                    }
-                ]
-            },
-            {"StackName": "ocr"},
-        )
-        outputs = redrive.stack_outputs(client, "ocr")
-    assert outputs[redrive.QUEUE_OUTPUT] == "https://q"
-    assert outputs[redrive.FUNCTION_OUTPUT] == "ocr-fn"
-
-
-def test_main_exits_non_zero_when_a_rerun_failed(
-    sqs: Any, queue_url: str, monkeypatch: pytest.MonkeyPatch
+def test_main_local_uses_the_local_topology_queues(
+    sqs: Any, queues: tuple[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    send(sqs, queue_url, invocation_record(event_for("broken.png")))
-    monkeypatch.setattr(
-        redrive, "lambda_rerun", lambda client, name: Recorder(failing_keys=("broken.png",))
-    )
+    dlq, ingest = queues
+    send(sqs, dlq, *(notification(f"k{n}.png") for n in range(3)))
 
-    status = redrive.main(["--queue-url", queue_url, "--function-name", "f", "--wait-seconds", "0"])
-
-    assert status == 1
-
-
-def test_main_dry_run_needs_no_function_and_lists_decoded_keys(
-    sqs: Any, queue_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    send(sqs, queue_url, invocation_record(event_for("scans/my+scan.png")))
-
-    status = redrive.main(["--queue-url", queue_url, "--dry-run", "--wait-seconds", "0"])
+    status = redrive.main(["--local", "--wait-seconds", "0", "--idle-timeout", "0"])
 
     assert status == 0
-    out = capsys.readouterr().out
-    assert "would run" in out and "s3://test-input/scans/my scan.png" in out
-    assert "would re-run 1" in out
-    assert counts(sqs, queue_url) == (1, 0)
+    assert "moved 3" in capsys.readouterr().out
+    assert counts(sqs, dlq) == (0, 0)
+    assert counts(sqs, ingest) == (3, 0)
 
 
-def test_main_refuses_to_guess_the_function(aws_credentials: None) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        redrive.main(["--queue-url", "https://queue"])
-    assert exit_info.value.code == 2
+def test_main_local_with_urls(sqs: Any, queues: tuple[str, str]) -> None:
+    dlq, ingest = queues
+    send(sqs, dlq, *(notification(f"k{n}.png") for n in range(15)))
+
+    argv = ["--local", "--source-url", dlq, "--destination-url", ingest, "--max", "11"]
+    status = redrive.main([*argv, "--wait-seconds", "0", "--idle-timeout", "0"])
+
+    assert status == 0
+    assert counts(sqs, ingest) == (11, 0)
+    assert counts(sqs, dlq) == (4, 0)
 
 
-@pytest.fixture
-def restored_environment() -> Iterator[None]:
-    """Local mode applies the template's environment to os.environ, as Lambda would."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-def test_local_mode_recognizes_the_failed_upload_and_empties_the_queue(
-    s3: Any,
-    sqs: Any,
-    queue_url: str,
-    fake_engine: FakeEngine,
-    monkeypatch: pytest.MonkeyPatch,
-    restored_environment: None,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.setenv("OUTPUT_BUCKET", OUTPUT_BUCKET)
-    put = s3.put_object(Bucket=INPUT_BUCKET, Key="scans/lost.png", Body=PNG)
-    event = s3_put_event([Upload(INPUT_BUCKET, "scans/lost.png", etag=put["ETag"].strip('"'))])
-    send(sqs, queue_url, invocation_record(event))
-    sys.modules.pop("app", None)
-    try:
-        with mock.patch.object(engines, "start_engine", return_value=fake_engine):
-            status = redrive.main(["--queue-url", queue_url, "--local", "--wait-seconds", "0"])
-    finally:
-        sys.modules.pop("app", None)
-
-    assert status == 0, capsys.readouterr()
-    assert len(fake_engine.calls) == 1
-    text = s3.get_object(Bucket=OUTPUT_BUCKET, Key="scans/lost.png.txt")["Body"].read()
-    assert text.decode("utf-8").startswith("recognized")
-    assert counts(sqs, queue_url) == (0, 0)
-    assert "re-run 1" in capsys.readouterr().out
+def test_queue_url_and_arn_are_looked_up(sqs: Any, queues: tuple[str, str]) -> None:
+    dlq, _ = queues
+    arn = redrive.queue_arn(sqs, redrive.Queue(url=dlq))
+    assert arn.endswith(":ocr-ingest-dlq")
+    assert redrive.queue_url(sqs, redrive.Queue(arn=arn)) == dlq
+    with pytest.raises(redrive.ResolveError, match="not an SQS queue ARN"):
+        redrive.queue_url(sqs, redrive.Queue(arn="arn:aws:sns:us-east-1:1:topic"))
