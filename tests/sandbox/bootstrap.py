@@ -1,14 +1,21 @@
 """A minimal stand-in for Lambda's Python runtime, run inside the sandbox (see lambda_sandbox.py).
 
-Started as ``/var/lang/bin/python3.12 -S /var/rapid/bootstrap.py --report-fd N --timeout S``
-with the working directory /var/task and only Lambda's environment. Like Lambda's runtime it
+Started as ``/var/lang/bin/python3.12 -S /var/rapid/bootstrap.py --report-fd N --timeout S
+[--probe-import MODULE ...]`` with the working directory /var/task and only Lambda's environment.
+Like Lambda's runtime it
 
 1. sets ``sys.path`` as the python3.12 runtime has it (function, layer, runtime, stdlib);
 2. Init: imports the handler's module, named by ``_HANDLER`` (``app.lambda_handler``), timed;
-3. Invoke: reads one event (JSON) from stdin, calls the handler with a context object that has
-   the attributes of Lambda's, timed, and serializes the result to JSON as Lambda does (a result
-   that is not JSON is Lambda's ``Runtime.MarshalError``);
-4. writes one JSON report to file descriptor N (never to stdout, which holds the function's logs).
+3. Invoke, once per event: reads the events from stdin, one JSON document per line, and calls
+   the handler on each in turn in this same process (the first invocation is the cold one, the
+   others reuse what Init built, as warm invocations do), with a context object that has the
+   attributes of Lambda's, timed, and serializes each result to JSON as Lambda does (a result
+   that is not JSON is Lambda's ``Runtime.MarshalError``). A failed invocation does not stop the
+   next one, as Lambda's runtime carries on after a handler's exception;
+4. after the last invocation (so they cannot change what the function saw), tries to import
+   each ``--probe-import`` module and records where it came from or why it failed, e.g. that a
+   layer the deployment does not attach is really not importable;
+5. writes one JSON report to file descriptor N (never to stdout, which holds the function's logs).
 
 Standard library only: it runs on the runtime's bare interpreter, before anything is importable.
 """
@@ -42,7 +49,16 @@ from typing import Any  # noqa: E402
 
 ACCOUNT_ID = "123456789012"
 #: Modules whose origin shows which copy the function really used (function, layer or runtime).
-TRACKED_MODULES = ("app", "boto3", "botocore", "aws_lambda_powertools", "aspose", "aspose.ocr")
+TRACKED_MODULES = (
+    "app",
+    "boto3",
+    "botocore",
+    "aws_lambda_powertools",
+    "aspose",
+    "aspose.ocr",
+    "tesserocr",
+    "pypdfium2",
+)
 
 
 class LambdaContext:
@@ -119,8 +135,68 @@ def load_handler(handler: str) -> Callable[..., Any]:
     return function
 
 
-def run(timeout_seconds: float) -> tuple[dict[str, Any], int]:
-    """Init and one Invoke; return the report and the process exit code."""
+def probe_imports(names: list[str]) -> dict[str, dict[str, str | None]]:
+    """Try to import each module: its file, or the exception that stopped the import."""
+    probes: dict[str, dict[str, str | None]] = {}
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except BaseException as error:  # any failure means "not usable here": record it
+            probes[name] = {"file": None, "error": f"{type(error).__name__}: {error}"}
+        else:
+            probes[name] = {"file": getattr(module, "__file__", None), "error": None}
+    return probes
+
+
+def directory_entries(path: str) -> list[str] | None:
+    """The names in a directory (sorted), or None if it is not there or not readable."""
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return None
+
+
+def invoke(
+    handler: Callable[..., Any], event: Any, timeout_seconds: float
+) -> tuple[dict[str, Any], bool]:
+    """One invocation as Lambda's runtime makes it; its record and whether it succeeded."""
+    context = LambdaContext(timeout_seconds)
+    record: dict[str, Any] = {
+        "aws_request_id": context.aws_request_id,
+        "invoke_seconds": None,
+        "result": None,
+        "error": None,
+    }
+    started = time.perf_counter()
+    try:
+        result = handler(event, context)
+    except BaseException as error:  # as Lambda reports any failure
+        record["invoke_seconds"] = time.perf_counter() - started
+        record["error"] = {"phase": "invoke", **error_report(error)}
+        return record, False
+    record["invoke_seconds"] = time.perf_counter() - started
+    try:  # Lambda returns the result as JSON
+        record["result"] = json.loads(json.dumps(result))
+    except (TypeError, ValueError) as error:
+        record["error"] = {"phase": "invoke", **error_report(error, "Runtime.MarshalError")}
+        return record, False
+    if record["invoke_seconds"] > timeout_seconds:
+        record["error"] = {
+            "phase": "invoke",
+            "errorType": "Sandbox.Timeout",
+            "errorMessage": f"the handler ran longer than the function's {timeout_seconds} s",
+        }
+        return record, False
+    return record, True
+
+
+def run(timeout_seconds: float, probes: list[str]) -> tuple[dict[str, Any], int]:
+    """Init and one Invoke per event; return the report and the process exit code.
+
+    The report's ``invocations`` has one record per event; ``invoke_seconds``, ``result`` and
+    ``aws_request_id`` at the top are the first (cold) invocation's, and ``error`` is the first
+    error of any phase.
+    """
     environ_at_start = dict(os.environ)
     report: dict[str, Any] = {
         "environment_at_start": sorted(environ_at_start),
@@ -136,6 +212,7 @@ def run(timeout_seconds: float) -> tuple[dict[str, Any], int]:
         "invoke_seconds": None,
         "result": None,
         "error": None,
+        "invocations": [],
     }
     exit_code = 0
     started = time.perf_counter()
@@ -148,30 +225,18 @@ def run(timeout_seconds: float) -> tuple[dict[str, Any], int]:
     else:
         report["init_seconds"] = time.perf_counter() - started
     if handler is not None:
-        event = json.load(sys.stdin)
-        context = LambdaContext(timeout_seconds)
-        report["aws_request_id"] = context.aws_request_id
-        started = time.perf_counter()
-        try:
-            result = handler(event, context)
-        except BaseException as error:  # as Lambda reports any failure
-            report["invoke_seconds"] = time.perf_counter() - started
-            report["error"] = {"phase": "invoke", **error_report(error)}
-            exit_code = 1
-        else:
-            report["invoke_seconds"] = time.perf_counter() - started
-            try:  # Lambda returns the result as JSON
-                report["result"] = json.loads(json.dumps(result))
-            except (TypeError, ValueError) as error:
-                report["error"] = {"phase": "invoke", **error_report(error, "Runtime.MarshalError")}
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            record, succeeded = invoke(handler, json.loads(line), timeout_seconds)
+            report["invocations"].append(record)
+            if not succeeded:
                 exit_code = 1
-        if report["invoke_seconds"] > timeout_seconds and report["error"] is None:
-            report["error"] = {
-                "phase": "invoke",
-                "errorType": "Sandbox.Timeout",
-                "errorMessage": f"the handler ran longer than the function's {timeout_seconds} s",
-            }
-            exit_code = 1
+                report["error"] = report["error"] or record["error"]
+        if report["invocations"]:
+            first = report["invocations"][0]
+            for name in ("aws_request_id", "invoke_seconds", "result"):
+                report[name] = first[name]
     environ_at_end = dict(os.environ)
     report["environment_added"] = {
         k: v for k, v in environ_at_end.items() if k not in environ_at_start
@@ -182,6 +247,8 @@ def run(timeout_seconds: float) -> tuple[dict[str, Any], int]:
     report["home"] = environ_at_end.get("HOME")
     report["modules"] = module_origins()
     report["openssl_libraries"] = loaded_libraries("libssl") + loaded_libraries("libcrypto")
+    report["opt"] = {path: directory_entries(path) for path in ("/opt", "/opt/python", "/opt/lib")}
+    report["probes"] = probe_imports(probes)
     report["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report, exit_code
 
@@ -190,8 +257,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--report-fd", type=int, required=True, help="where the report goes")
     parser.add_argument("--timeout", type=float, required=True, help="the function's Timeout")
+    parser.add_argument(
+        "--probe-import",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="after the invocations, try to import MODULE and report the outcome (repeatable)",
+    )
     args = parser.parse_args()
-    report, exit_code = run(args.timeout)
+    report, exit_code = run(args.timeout, args.probe_import)
     with os.fdopen(args.report_fd, "w", encoding="utf-8") as out:
         json.dump(report, out, ensure_ascii=False)
     sys.stdout.flush()

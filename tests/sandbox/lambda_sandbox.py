@@ -4,21 +4,35 @@
         --function-dir BUILD/OcrFunction --layer-dir BUILD/AsposeOcrLayer \\
         --runtime-dir RUNTIME [--image scan.png] [--key "scans/счёт 7 + notes.png"]
 
+    python -m tests.sandbox.lambda_sandbox \\
+        --function-dir BUILD/OcrFunction --layer-dir BUILD/TesseractLayer \\
+        --runtime-dir RUNTIME --parameter OcrEngine=tesseract \\
+        --upload '{"key": "a.png", "image": "a.png"}' \\
+        --upload '{"key": "b.png", "image": "b.png", "metadata": {"ocr-language": "ru+en"}}' \\
+        --probe-import aspose
+
 (from the repository root, as root). RUNTIME holds boto3 as Lambda's python runtime ships it in
-/var/runtime; ``prepare_runtime_dir`` makes one. The harness prints ONE JSON report on stdout:
-the Lambda process's exit code and output tails, Init and Invoke seconds, the handler's result,
-every object of the output bucket (body, ContentType, Metadata), and what the process wrote or
-tried to write outside /tmp. Exit status: 0 if the invocation succeeded, 1 if the function
-failed, 2 if the sandbox could not be set up (the report then has ``sandbox_error``).
+/var/runtime; ``prepare_runtime_dir`` makes one. ``--parameter NAME=VALUE`` (repeatable) are
+template parameters: the function's memory, timeout and variables are template.yaml's resolved
+for them, as for a stack deployed with those parameters. Each ``--upload`` (repeatable; without
+one, ``--image`` and ``--key``) is one object uploaded with its user metadata and one S3 put
+event; the events are invoked in order in the same Lambda process (a cold invocation, then warm
+ones). ``--probe-import MODULE`` (repeatable) is tried after the last invocation (see
+bootstrap.py). The harness prints ONE JSON report on stdout: the Lambda process's exit code and
+output tails, Init and Invoke seconds, the handler's results, every object of the output bucket
+(body, ContentType, Metadata), and what the process wrote or tried to write outside /tmp. Exit
+status: 0 if every invocation succeeded, 1 if the function failed, 2 if the sandbox could not be
+set up (the report then has ``sandbox_error``).
 
 How, with nothing changed on the host's file system:
 
 1. The harness re-executes itself in new mount, network and PID namespaces
    (``unshare --mount --net --pid --fork``): mounts are private, only loopback is up, and every
    process it starts dies with it.
-2. A moto S3 server listens on 127.0.0.1 in that network namespace, the only endpoint the
-   function can reach. The harness creates the buckets, uploads the image under ``--key`` and
-   builds the S3 put event as S3 would send it (``tools.events``).
+2. A moto server listens on 127.0.0.1 in that network namespace, the only endpoint the
+   function can reach. The harness creates the buckets, and a local stand-in for every other
+   resource the function's variables `!Ref` (an SQS queue: its URL), uploads each image with its
+   metadata and builds each S3 put event as S3 would send it (``tools.events``).
 3. A new root is assembled on a tmpfs mounted over ``--staging-dir`` (an empty host directory,
    /srv by default; the mount is private to the namespace): read-only binds of the host's /usr
    and /etc (/bin, /lib, /lib64, /sbin as on the host), the runtime's Python install at /var/lang,
@@ -115,6 +129,53 @@ class SandboxError(RuntimeError):
     """The sandbox could not be set up; nothing of the function ran (or could be judged)."""
 
 
+@dataclass(frozen=True)
+class UploadSpec:
+    """One object to upload to the input bucket (and one S3 put event for it)."""
+
+    key: str
+    image: Path | None = None
+    """The file to upload; None: a rendered page (``tools.samples.render_lines``)."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """User metadata, without the ``x-amz-meta-`` prefix (``{"ocr-language": "ru+en"}``)."""
+
+    @classmethod
+    def parse(cls, value: str) -> UploadSpec:
+        """``{"key": "a.png", "image": "a.png", "metadata": {"ocr-language": "ru"}}``."""
+        try:
+            spec = json.loads(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"--upload {value!r}: not JSON ({error})") from None
+        if not isinstance(spec, dict) or not isinstance(spec.get("key"), str):
+            raise argparse.ArgumentTypeError(f'--upload {value!r}: needs at least a "key"')
+        unknown = set(spec) - {"key", "image", "metadata"}
+        metadata = spec.get("metadata") or {}
+        if unknown or not isinstance(metadata, dict):
+            raise argparse.ArgumentTypeError(
+                f"--upload {value!r}: expected key, image and metadata (an object)"
+            )
+        image = spec.get("image")
+        return cls(
+            key=spec["key"],
+            image=Path(image).absolute() if image else None,
+            metadata={str(name): str(text) for name, text in metadata.items()},
+        )
+
+    def to_json(self) -> str:
+        image = str(self.image) if self.image else None
+        return json.dumps({"key": self.key, "image": image, "metadata": self.metadata})
+
+
+def parse_parameter(value: str) -> tuple[str, str]:
+    """``"OcrEngine=tesseract"`` -> ("OcrEngine", "tesseract")."""
+    name, sep, text = value.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected NAME=VALUE, e.g. OcrEngine=tesseract"
+        )
+    return name.strip(), text
+
+
 # --- what the template declares ----------------------------------------------------------------
 
 
@@ -132,10 +193,16 @@ class FunctionConfig:
 
     @classmethod
     def from_template(
-        cls, logical_id: str, output_bucket: str, parameters: dict[str, str] | None = None
+        cls,
+        logical_id: str,
+        output_bucket: str,
+        parameters: dict[str, str] | None = None,
+        resources: Mapping[str, str] | None = None,
     ) -> FunctionConfig:
         """Read template.yaml (Globals merged) and resolve the function's properties and
-        variables for the parameters (the template's defaults unless given)."""
+        variables for the parameters (the template's defaults unless given). ``resources``
+        names what the variables' other `!Ref`s to resources stand for (a queue's URL, ...);
+        see :func:`environment_resources`."""
         from tools.template_env import function_environment, function_property, function_runtime
 
         def resolved(name: str, default: object) -> object:
@@ -150,8 +217,73 @@ class FunctionConfig:
             memory_mb=int(str(resolved("MemorySize", 128))),
             timeout_s=int(str(resolved("Timeout", 3))),
             ephemeral_mb=int(ephemeral["Size"]) if isinstance(ephemeral, dict) else 0,
-            environment=function_environment({"OutputBucket": output_bucket}, parameters),
+            environment=function_environment(
+                {**(resources or {}), "OutputBucket": output_bucket}, parameters, logical_id
+            ),
         )
+
+
+def environment_resources(logical_id: str) -> dict[str, str]:
+    """The template's resources the function's environment variables `!Ref` (logical id ->
+    type), in either branch of an `!If`: the sandbox stands in for each of them locally."""
+    from tools.template_env import load_template
+
+    resources = load_template()["Resources"]
+    properties = resources[logical_id]["Properties"]
+    found: dict[str, str] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for name, value in node.items():
+                if name == "Ref" and isinstance(value, str) and value in resources:
+                    found[value] = resources[value]["Type"]
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(properties.get("Environment", {}).get("Variables", {}))
+    return found
+
+
+def stand_ins(logical_id: str, s3: Any, sqs: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Create on the local endpoint what the function's variables refer to; return what each
+    `!Ref` stands for there (a bucket's name, a queue's URL), and the queues' URLs alone."""
+    buckets = {"InputBucket": INPUT_BUCKET, "OutputBucket": OUTPUT_BUCKET}
+    values: dict[str, str] = {}
+    queues: dict[str, str] = {}
+    for name, kind in sorted(environment_resources(logical_id).items()):
+        if kind == "AWS::S3::Bucket":
+            values[name] = buckets.get(name, f"sandbox-{name.lower()}")
+            if name not in buckets:
+                s3.create_bucket(Bucket=values[name])
+        elif kind == "AWS::SQS::Queue":
+            values[name] = queues[name] = sqs.create_queue(QueueName=name)["QueueUrl"]
+        else:
+            raise SandboxError(f"{logical_id}'s environment refers to {name} ({kind}): no stand-in")
+    return values, queues
+
+
+def drain_queues(sqs: Any, queues: Mapping[str, str]) -> dict[str, list[str]]:
+    """The message bodies waiting in each stand-in queue (what the function sent)."""
+    drained: dict[str, list[str]] = {}
+    for name, url in queues.items():
+        bodies: list[str] = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages")
+            if not messages:
+                break
+            bodies += [message["Body"] for message in messages]
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ],
+            )
+        drained[name] = bodies
+    return drained
 
 
 def lambda_environment(config: FunctionConfig, endpoint_url: str) -> dict[str, str]:
@@ -358,7 +490,7 @@ class Artifacts:
     function_dir: Path
     """The built function (``BUILD/OcrFunction``), at /var/task."""
     layer_dir: Path
-    """The built layer (``BUILD/AsposeOcrLayer``), at /opt."""
+    """The built layer the deployment attaches (``BUILD/AsposeOcrLayer``), at /opt."""
     runtime_dir: Path
     """boto3 and botocore (``prepare_runtime_dir``), at /var/runtime."""
 
@@ -497,8 +629,9 @@ def area(path: str) -> str:
 
 @contextlib.contextmanager
 def local_s3() -> Iterator[tuple[str, Any]]:
-    """A moto S3 server on 127.0.0.1 (a free port); yield its URL and a client for it."""
-    import boto3
+    """A moto server on 127.0.0.1 (a free port); yield its URL and an S3 client for it.
+
+    The same endpoint serves SQS (:func:`local_client`), for queues the function refers to."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -509,16 +642,22 @@ def local_s3() -> Iterator[tuple[str, Any]]:
     try:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
-        client = boto3.client(
-            "s3",
-            endpoint_url=url,
-            region_name=REGION,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
-        yield url, client
+        yield url, local_client("s3", url)
     finally:
         server.stop()
+
+
+def local_client(service: str, url: str) -> Any:
+    """A boto3 client for ``service`` on the local endpoint, with the sandbox's credentials."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def read_bucket(s3: Any, bucket: str) -> list[dict[str, Any]]:
@@ -562,14 +701,16 @@ def run_lambda_process(
     root: SandboxRoot,
     python: RuntimePython,
     environment: Mapping[str, str],
-    event: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
     *,
     config: FunctionConfig,
     work: Path,
     strace: str | None,
     process_timeout: float,
+    probes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Start the runtime emulation in the new root, feed it the event, and collect everything."""
+    """Start the runtime emulation in the new root, feed it the events (one invocation each, in
+    the same process), and collect everything."""
     report_path = work / "bootstrap-report.json"
     trace_dir = work / "strace"
     trace_dir.mkdir()
@@ -579,6 +720,8 @@ def run_lambda_process(
         "--no-new-privs", "--",
         python.sandbox_executable, "-S", BOOTSTRAP_PATH, "--timeout", str(config.timeout_s),
     ]  # fmt: skip
+    for module in probes:
+        command += ["--probe-import", module]
     if strace:
         command = [
             strace, "-ff", "-y", "-qq", "--seccomp-bpf", "-s", "4096",
@@ -599,7 +742,8 @@ def run_lambda_process(
         )
         timed_out = False
         try:
-            stdout, stderr = process.communicate(json.dumps(event).encode(), process_timeout)
+            lines = "".join(json.dumps(event) + "\n" for event in events)  # JSON Lines
+            stdout, stderr = process.communicate(lines.encode(), process_timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
             os.killpg(process.pid, signal.SIGKILL)  # the process group this harness started
@@ -660,9 +804,12 @@ def run_sandbox(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     subprocess.run(["mount", "--make-rprivate", "/"], check=True)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
-    config = FunctionConfig.from_template(args.function, OUTPUT_BUCKET)
-    python = find_runtime_python(config.runtime, args.python)
-    image = args.image.read_bytes() if args.image else render_lines()
+    from tools.template_env import function_runtime
+
+    parameters = dict(args.parameter)
+    python = find_runtime_python(function_runtime(args.function), args.python)
+    specs: list[UploadSpec] = args.upload or [UploadSpec(args.key, args.image)]
+    images = [spec.image.read_bytes() if spec.image else render_lines() for spec in specs]
     strace = None if args.no_strace else usable_strace()
 
     # A private scratch tmpfs over the staging directory: the new root and the harness's files.
@@ -674,14 +821,24 @@ def run_sandbox(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     work = staging / "work"
     work.mkdir()
     artifacts = Artifacts(args.function_dir, args.layer_dir, args.runtime_dir)
-    root = build_root(staging / "root", python, artifacts, ephemeral_mb=config.ephemeral_mb)
 
     with local_s3() as (endpoint, s3):
         for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
             s3.create_bucket(Bucket=bucket)
-        put = s3.put_object(Bucket=INPUT_BUCKET, Key=args.key, Body=image)
-        upload = Upload(INPUT_BUCKET, encode_key(args.key), len(image), put["ETag"].strip('"'))
-        event = s3_put_event([upload], region=REGION)
+        sqs = local_client("sqs", endpoint)
+        resources, queue_urls = stand_ins(args.function, s3, sqs)
+        config = FunctionConfig.from_template(
+            args.function, OUTPUT_BUCKET, parameters or None, resources
+        )
+        root = build_root(staging / "root", python, artifacts, ephemeral_mb=config.ephemeral_mb)
+        uploads = []
+        for spec, image in zip(specs, images, strict=True):
+            put = s3.put_object(
+                Bucket=INPUT_BUCKET, Key=spec.key, Body=image, Metadata=spec.metadata
+            )
+            etag = put["ETag"].strip('"')
+            uploads.append(Upload(INPUT_BUCKET, encode_key(spec.key), len(image), etag))
+        events = [s3_put_event([upload], region=REGION) for upload in uploads]
         environment = lambda_environment(config, endpoint)
 
         before = snapshot(root.path)
@@ -689,14 +846,16 @@ def run_sandbox(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
             root,
             python,
             environment,
-            event,
+            events,
             config=config,
             work=work,
             strace=strace,
             process_timeout=args.process_timeout,
+            probes=args.probe_import,
         )
         after = snapshot(root.path)
         outputs = read_bucket(s3, OUTPUT_BUCKET)
+        queues = drain_queues(sqs, queue_urls)
 
     runtime = process.pop("runtime")
     attempts = process.pop("write_attempts")
@@ -712,14 +871,26 @@ def run_sandbox(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
             "environment": environment,
             "strace": strace,
         },
-        "function": asdict(config),
+        "function": {**asdict(config), "parameters": parameters, "resources": resources},
+        # The first upload's (the cold invocation's); "inputs" and "events" list them all.
         "input": {
             "bucket": INPUT_BUCKET,
-            "key": args.key,
-            "encoded_key": upload.encoded_key,
-            "bytes": len(image),
+            "key": specs[0].key,
+            "encoded_key": uploads[0].encoded_key,
+            "bytes": len(images[0]),
         },
-        "event": event,
+        "inputs": [
+            {
+                "bucket": INPUT_BUCKET,
+                "key": spec.key,
+                "encoded_key": upload.encoded_key,
+                "bytes": len(image),
+                "metadata": spec.metadata,
+            }
+            for spec, upload, image in zip(specs, uploads, images, strict=True)
+        ],
+        "event": events[0],
+        "events": events,
         "lambda_process": process,
         "runtime": runtime,
         "init_seconds": runtime and runtime.get("init_seconds"),
@@ -728,9 +899,11 @@ def run_sandbox(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
             runtime and (runtime.get("init_seconds") or 0) <= INIT_LIMIT_SECONDS
         ),
         "result": runtime and runtime.get("result"),
+        "invocations": (runtime or {}).get("invocations", []),
         "error": runtime and runtime.get("error"),
         "output_bucket": OUTPUT_BUCKET,
         "outputs": outputs,
+        "queues": queues,
         "filesystem": {
             "created_outside_tmp": created,
             "changed_outside_tmp": changed,
@@ -754,6 +927,12 @@ def reexec_in_namespaces(args: argparse.Namespace) -> int:
         value = getattr(args, option)
         if value is not None:
             argv += ["--" + option.replace("_", "-"), str(value)]
+    for name, value in args.parameter:
+        argv += ["--parameter", f"{name}={value}"]
+    for spec in args.upload:
+        argv += ["--upload", spec.to_json()]
+    for module in args.probe_import:
+        argv += ["--probe-import", module]
     if args.no_strace:
         argv.append("--no-strace")
     command = [*UNSHARE, sys.executable, "-m", "tests.sandbox.lambda_sandbox", *argv]
@@ -770,6 +949,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--image", type=Path, help="image to upload (default: a rendered page)")
     parser.add_argument("--key", default=DEFAULT_KEY, help="its key in the input bucket")
     parser.add_argument("--function", default="OcrFunction", help="logical id in template.yaml")
+    parser.add_argument(
+        "--upload",
+        action="append",
+        type=UploadSpec.parse,
+        default=[],
+        metavar="JSON",
+        help='an object and its event: {"key": ..., "image": ..., "metadata": {...}} '
+        "(repeatable, invoked in order in one process; replaces --image/--key)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        type=parse_parameter,
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter for the function's configuration, e.g. OcrEngine=tesseract",
+    )
+    parser.add_argument(
+        "--probe-import",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="after the invocations, try to import MODULE in the sandbox (repeatable)",
+    )
     parser.add_argument("--python", type=Path, help="host interpreter of the runtime's version")
     parser.add_argument(
         "--staging-dir",
