@@ -6,7 +6,8 @@ Every class is what a user of the function uploads in practice:
 - a 12-megapixel phone photo (4032x3024) of that page: rotated, in perspective, on a gray desk,
   with uneven light, sensor noise and JPEG compression;
 - a 3-page PDF (A4 pages at 300 dpi, as a scanner's "scan to PDF" writes them);
-- a 3-page TIFF (A4 at 200 dpi, 1-bit CCITT G4, as office scanners and fax servers write them).
+- a 3-page TIFF (A4 at 200 dpi, 1-bit CCITT G4, as office scanners and fax servers write them);
+- for sizing: the photo at 40 megapixels (the pixel limit) and a 30-page TIFF.
 
 Rendering is deterministic (fixed seeds), so two runs measure the same bytes.
 """
@@ -274,9 +275,9 @@ def pdf_document() -> BenchImage:
     )
 
 
-def tiff_document() -> BenchImage:
-    """Three A4 pages at 200 dpi, 20 lines each, 1-bit CCITT G4 (a scanner's or fax's TIFF)."""
-    pages = _document_pages(200, A4_200_DPI, 3)
+def tiff_document(page_count: int = 3, name: str = "tiff") -> BenchImage:
+    """A4 pages at 200 dpi, 20 lines each, 1-bit CCITT G4 (a scanner's or fax's TIFF)."""
+    pages = _document_pages(200, A4_200_DPI, page_count)
     margin = round(A4_200_DPI[0] * 0.08)
     images = [
         render_page(lines, A4_200_DPI, font_size=33, margin=margin).convert("1") for lines in pages
@@ -290,12 +291,32 @@ def tiff_document() -> BenchImage:
         dpi=(200, 200),
     )
     return BenchImage(
-        "tiff",
-        "TIFF, 3 A4 pages at 200 dpi, 20 lines each, G4",
+        name,
+        f"TIFF, {page_count} A4 pages at 200 dpi, 20 lines each, G4",
         data,
         "tif",
         *A4_200_DPI,
         tuple("\n".join(lines) for lines in pages),
+    )
+
+
+LARGEST_PHOTO_SIZE = (7296, 5472)
+"""39.9 megapixels: the largest photo-like image OCR_MAX_PIXELS (40,000,000) admits."""
+
+
+def large_photo(size: tuple[int, int] = LARGEST_PHOTO_SIZE) -> BenchImage:
+    """The phone photo resized to ``size`` (JPEG q85): memory at the pixel limit."""
+    photo = phone_photo()
+    with Image.open(io.BytesIO(photo.data)) as opened:
+        resized = opened.resize(size, Image.Resampling.BICUBIC)
+    megapixels = size[0] * size[1] / 1e6
+    return BenchImage(
+        f"photo-{megapixels:.0f}mp",
+        f"the phone photo resized to {size[0]}x{size[1]} ({megapixels:.1f} MP), JPEG q85",
+        _encode(resized, "JPEG", quality=85),
+        "jpg",
+        *size,
+        photo.pages,
     )
 
 

@@ -24,8 +24,8 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 FUNCTION_DIR = Path(__file__).resolve().parents[1] / "functions" / "ocr"
 sys.path.insert(0, str(FUNCTION_DIR))
 
-from ocr_service.config import Preprocessing, load_engine_settings  # noqa: E402
 from ocr_service.aspose_engine import TRIAL_WARNING, AsposeEngine  # noqa: E402
+from ocr_service.config import Preprocessing, load_engine_settings  # noqa: E402
 from ocr_service.engine import MissingModelError  # noqa: E402
 from ocr_service.formats import identify  # noqa: E402
 from tools.samples import render_lines  # noqa: E402

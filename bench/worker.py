@@ -1,6 +1,6 @@
 """The benchmark's child side: every measurement runs here, in a fresh interpreter.
 
-The engine's start-up and its memory are process-wide, so `bench.bench` starts this module once
+An engine's start-up and its memory are process-wide, so `bench.bench` starts this module once
 per measurement (`python -m bench.worker TASK.json RESULT.json`) and reads back a JSON result.
 Nothing here prints results: the handler logs to stdout, which the parent keeps in a log file.
 
@@ -11,37 +11,98 @@ this process's resident set (`VmHWM`), which is what Lambda's memory limit is me
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = REPO_ROOT / "functions" / "ocr"
-Task = dict[str, Any]
-Result = dict[str, Any]
 
 
-def _status_mb(field: str) -> float:
+@dataclass(frozen=True)
+class Task:
+    """One measurement, as the parent asks for it."""
+
+    kind: str
+    """"cold_start" (Init only) or "measure" (Init, then requests)."""
+    environment: dict[str, str]
+    """The function's environment (template.yaml for the engine, local paths, local S3)."""
+    spawned_at: float = 0.0
+    run_id: str = ""
+    input_bucket: str = ""
+    output_bucket: str = ""
+    name: str = ""
+    image: str = ""
+    extension: str = ""
+    repeat: int = 0
+    """Warm requests after the first: each a bare engine call (if `bare`) then a handler call."""
+    bare: bool = True
+    cpus: list[int] | None = None
+    """Pin the process to these cores (Lambda's vCPUs for the engine's memory size)."""
+    threads: int | None = None
+    """The Tesseract engine's page threads (default: as the memory size gives)."""
+    language: str | None = None
+    """The object's `ocr-language` metadata (a user's name, e.g. `eng+deu`); None: default."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One timed recognition."""
+
+    wall_s: float
+    cpu_s: float
+    pages: int
+    recognition_s: float | None = None
+    """Through the handler: the pipeline's own measure of its engine call."""
+    s3_requests: int | None = None
+
+
+@dataclass(frozen=True)
+class ColdStartResult:
+    engine: str
+    engine_version: str
+    licensed: bool
+    interpreter_start_s: float
+    init_s: float
+    """Importing app.py: settings, engine start (the steps below), S3 client."""
+    steps: dict[str, float]
+    """The engine's own StartupTimings (native setup, import, create, license, warm-up)."""
+    rss_after_init_mb: float
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    engine: str
+    engine_version: str
+    licensed: bool
+    cpus: list[int]
+    threads: int
+    init_s: float
+    scale: float | None
+    language: str
+    """The engine's name for the language both paths used."""
+    language_note: str
+    first_request: Call
+    handler: list[Call]
+    bare: list[Call] = field(default_factory=list)
+    rss_after_init_mb: float = 0.0
+    peak_rss_mb: float = 0.0
+    text: str = ""
+    """The bare engine's last text (the handler's when there was no bare call)."""
+    handler_text_matches_bare: bool | None = None
+
+
+def _status_mb(name: str) -> float:
     """A memory field of /proc/self/status (VmRSS, VmHWM) in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
+        if line.startswith(name + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
-
-
-def peak_rss_mb() -> float:
-    return _status_mb("VmHWM")
-
-
-def rss_mb() -> float:
-    return _status_mb("VmRSS")
 
 
 class Timer:
@@ -57,97 +118,85 @@ class Timer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.wall_s = time.perf_counter() - self._wall
-        self.cpu_s = time.process_time() - self._cpu
-
-    def as_dict(self) -> dict[str, float]:
-        return {"wall_s": round(self.wall_s, 4), "cpu_s": round(self.cpu_s, 4)}
-
-
-def summarize(calls: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians of a list of timed calls (empty list: no medians)."""
-    if not calls:
-        return {"calls": []}
-    summary: dict[str, Any] = {"calls": calls}
-    for name in ("wall_s", "cpu_s", "recognition_s", "outside_engine_s", "s3_requests"):
-        if all(name in call for call in calls):
-            summary[f"median_{name}"] = round(statistics.median(c[name] for c in calls), 4)
-    return summary
+        self.wall_s = round(time.perf_counter() - self._wall, 4)
+        self.cpu_s = round(time.process_time() - self._cpu, 4)
 
 
 def downscale(width: int, height: int, max_side: int) -> float | None:
-    """The factor the pipeline applies (OcrPipeline._downscale): long side to ``max_side``."""
+    """The factor the pipeline applies (DocumentRecognizer._scale): long side to `max_side`."""
     longest = max(width, height)
     if not max_side or longest <= max_side:
         return None
     return max_side / longest
 
 
-def _engine_settings(task: Task, warm_up: bool = True) -> Any:
-    from ocr_service.config import load_engine_settings  # noqa: PLC0415
+def _start(task: Task) -> tuple[ModuleType, float]:
+    """Lambda's Init: import app.py with the function's environment, on the task's cores
+    and with its thread count."""
+    from tools.local_run import import_handler_module  # noqa: PLC0415
 
-    return load_engine_settings(
-        {
-            "OCR_OPENSSL_LIB_DIR": task["openssl_lib_dir"],
-            "OCR_RESOURCES_DIR": task["resources_dir"],
-            "OCR_WARM_UP": "true" if warm_up else "false",
-        }
+    if task.cpus:
+        os.sched_setaffinity(0, set(task.cpus))
+    if task.threads is not None:
+        from ocr_service import tesseract_engine  # noqa: PLC0415
+
+        threads = task.threads
+        tesseract_engine.worker_count = lambda environ=None: threads
+    return import_handler_module(task.environment)
+
+
+def cold_start(task: Task) -> ColdStartResult:
+    started = time.time()
+    module, init_s = _start(task)
+    engine = module.engine
+    return ColdStartResult(
+        engine=engine.name,
+        engine_version=engine.version,
+        licensed=engine.licensed,
+        interpreter_start_s=round(started - task.spawned_at, 4),
+        init_s=round(init_s, 4),
+        steps={name: round(value, 4) for name, value in asdict(engine.timings).items()},
+        rss_after_init_mb=_status_mb("VmRSS"),
     )
 
 
-# --------------------------------------------------------------------------- cold start
+def _language(module: ModuleType, requested: str | None) -> tuple[dict[str, str], str, str]:
+    """The object's metadata, the engine's name for its language (as the handler chooses it),
+    and a note when the engine refuses the requested language and the default is used."""
+    from ocr_service.formats import UnreadableInputError  # noqa: PLC0415
+    from ocr_service.recognition import DocumentRecognizer  # noqa: PLC0415
+
+    recognizer = DocumentRecognizer.configured(module.engine, module.settings)
+    metadata = {"ocr-language": requested} if requested else {}
+    try:
+        return metadata, recognizer.language_for("", metadata).name, ""
+    except UnreadableInputError as error:  # e.g. Aspose reads one script at a time
+        note = f"{requested!r} refused ({str(error)[:70]}...): the default language"
+        return {}, recognizer.language_for("", {}).name, note
 
 
-def cold_start(task: Task) -> Result:
-    """Lambda's Init as the function runs it: import app.py (settings, engine, S3 client)."""
-    from tools.local_run import import_handler_module  # noqa: PLC0415
-
-    started = time.time()
-    module, init_s = import_handler_module(task["environment"])
-    timings = asdict(module.engine.timings)
-    return {
-        "interpreter_start_s": round(started - task["spawned_at"], 4),
-        "init_s": round(init_s, 4),
-        "engine_steps_s": {name: round(value, 4) for name, value in timings.items()},
-        "function_modules_s": round(init_s - sum(timings.values()), 4),
-        "rss_after_init_mb": round(rss_mb(), 1),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "engine_version": module.engine.version,
-        "licensed": module.engine.licensed,
-    }
-
-
-# --------------------------------------------------------------------------- one image class
-
-
-def image_class(task: Task) -> Result:
+def measure(task: Task) -> MeasureResult:
     """Init, then the first request through the handler, then warm requests alternating
-    between the bare engine (`OcrEngine.recognize`, same scale as the pipeline) and the handler
-    (S3 download, checks, recognition, S3 upload), each upload a fresh key."""
+    between the bare engine (`engine.recognize` with the handler's scale, language and
+    preprocessing) and the handler (S3 download, checks, normalisation, recognition, S3
+    upload), each upload a fresh key."""
     import boto3  # noqa: PLC0415
 
     from ocr_service.formats import identify  # noqa: PLC0415
     from ocr_service.image_info import inspect_image  # noqa: PLC0415
-    from ocr_service.languages import engine_name  # noqa: PLC0415
     from tools.events import Upload, encode_key, s3_put_event  # noqa: PLC0415
-    from tools.local_run import import_handler_module, invoke  # noqa: PLC0415
+    from tools.local_run import invoke  # noqa: PLC0415
 
-    if task.get("cpus"):
-        os.sched_setaffinity(0, set(task["cpus"]))
-    init = Timer()
-    with init:
-        module, _ = import_handler_module(task["environment"])
-    rss_after_init = rss_mb()
-    data = Path(task["image"]).read_bytes()
+    with Timer() as init:
+        module, _ = _start(task)
+    rss_after_init = _status_mb("VmRSS")
+    engine, settings = module.engine, module.settings
+    data = Path(task.image).read_bytes()
     image_format = identify(data)
     info = inspect_image(data, image_format)
-    # The bare engine gets exactly the arguments the handler's DocumentRecognizer passes:
-    # its scale, its language for an object without metadata, its preprocessing filters.
-    scale = downscale(info.width, info.height, module.settings.max_image_side)
-    language = engine_name(module.settings.language, module.engine.language_names)
-    preprocessing = module.settings.preprocessing
+    metadata, language, note = _language(module, task.language)
+    scale = downscale(info.width, info.height, settings.max_image_side)
     s3 = boto3.client("s3")  # AWS_ENDPOINT_URL points at the parent's local S3
-    bucket = task["input_bucket"]
     keys: list[str] = []
     s3_requests = [0]  # what the handler's own client sends: each is a round trip to S3
 
@@ -156,242 +205,71 @@ def image_class(task: Task) -> Result:
 
     module.s3_client.meta.events.register("before-send.s3", count_request)
 
-    def through_handler() -> dict[str, Any]:
-        key = f"{task['run_id']}/{task['name']}/{len(keys)}.{task['extension']}"
+    def through_handler() -> Call:
+        key = f"{task.run_id}/{engine.name}/{task.name}/{len(keys)}.{task.extension}"
         keys.append(key)
-        put = s3.put_object(Bucket=bucket, Key=key, Body=data)
-        event = s3_put_event([Upload(bucket, encode_key(key), len(data), put["ETag"].strip('"'))])
-        requests_before = s3_requests[0]
+        put = s3.put_object(Bucket=task.input_bucket, Key=key, Body=data, Metadata=metadata)
+        upload = Upload(task.input_bucket, encode_key(key), len(data), put["ETag"].strip('"'))
+        before = s3_requests[0]
         with Timer() as timer:
-            result = invoke(module, event)
+            result = invoke(module, s3_put_event([upload]))
         if len(result["succeeded"]) != 1:
             raise RuntimeError(f"the handler did not succeed: {json.dumps(result)[:2000]}")
-        # The pipeline's own measurement of the engine call inside this request.
-        recognition_s = result["succeeded"][0]["recognition_seconds"]
-        return {
-            **timer.as_dict(),
-            "recognition_s": recognition_s,
-            "outside_engine_s": round(timer.wall_s - recognition_s, 4),
-            "s3_requests": s3_requests[0] - requests_before,
-        }
+        succeeded = result["succeeded"][0]
+        return Call(
+            timer.wall_s,
+            timer.cpu_s,
+            pages=int(succeeded.get("pages", 0)),
+            recognition_s=succeeded["recognition_seconds"],
+            s3_requests=s3_requests[0] - before,
+        )
 
-    def bare() -> tuple[dict[str, Any], str]:
+    def bare() -> tuple[Call, str]:
         with Timer() as timer:
-            recognition = module.engine.recognize(
-                data, image_format, scale, language, preprocessing
+            recognition = engine.recognize(
+                data, image_format, scale, language, settings.preprocessing
             )
-        return {**timer.as_dict(), "pages": recognition.page_count}, recognition.text
+        return Call(timer.wall_s, timer.cpu_s, recognition.page_count), recognition.text
 
     first = through_handler()
-    engine_calls: list[dict[str, Any]] = []
-    handler_calls: list[dict[str, Any]] = []
+    bare_calls: list[Call] = []
+    handler_calls: list[Call] = []
     text = ""
-    for _ in range(task["repeat"]):
-        if task.get("bare", True):
+    for _ in range(task.repeat):
+        if task.bare:
             call, text = bare()
-            engine_calls.append(call)
+            bare_calls.append(call)
         handler_calls.append(through_handler())
-    output = s3.get_object(Bucket=task["output_bucket"], Key=keys[-1] + ".txt")
+    output = s3.get_object(Bucket=task.output_bucket, Key=keys[-1] + ".txt")
     handler_text = output["Body"].read().decode("utf-8")
-    return {
-        "cpus": sorted(os.sched_getaffinity(0)),
-        "init": init.as_dict(),
-        "engine_steps_s": asdict(module.engine.timings),
-        "scale": scale,
-        "language": language,
-        "preprocessing": asdict(preprocessing),
-        "max_image_side": module.settings.max_image_side,
-        "first_request": first,
-        "engine": summarize(engine_calls),
-        "handler": summarize(handler_calls),
-        "rss_after_init_mb": round(rss_after_init, 1),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "text": text or handler_text,
-        "handler_text_matches_engine": (not text) or handler_text == text,
-        "licensed": module.engine.licensed,
-        "engine_version": module.engine.version,
-    }
-
-
-# --------------------------------------------------------------------------- tutorial code
-
-
-def naive(task: Task) -> Result:
-    """What a tutorial shows: a new AsposeOcr() for every image, the file path as input."""
-    from ocr_service.native import prepare_runtime_environment  # noqa: PLC0415
-
-    prepare_runtime_environment(Path(task["openssl_lib_dir"]))  # the platform's setup, untimed
-    with Timer() as imported:
-        from aspose import ocr  # noqa: PLC0415
-
-    input_type = {"tiff": ocr.InputType.TIFF, "pdf": ocr.InputType.PDF}.get(
-        task["format"], ocr.InputType.SINGLE_IMAGE
+    return MeasureResult(
+        engine=engine.name,
+        engine_version=engine.version,
+        licensed=engine.licensed,
+        cpus=sorted(os.sched_getaffinity(0)),
+        threads=int(getattr(engine, "workers", 0)),
+        init_s=init.wall_s,
+        scale=scale,
+        language=language,
+        language_note=note,
+        first_request=first,
+        handler=handler_calls,
+        bare=bare_calls,
+        rss_after_init_mb=rss_after_init,
+        peak_rss_mb=_status_mb("VmHWM"),
+        text=text or handler_text,
+        handler_text_matches_bare=handler_text == text if text else None,
     )
-    calls: list[dict[str, Any]] = []
-    text = ""
-    pages = 0
-    for _ in range(1 + task["repeat"]):
-        with Timer() as timer:
-            api = ocr.AsposeOcr()
-            ocr_input = ocr.OcrInput(input_type)
-            ocr_input.add(task["image"])
-            results = api.recognize(ocr_input, ocr.RecognitionSettings())
-            text = "\f".join(str(page.recognition_text) for page in results)
-        pages = len(results)
-        calls.append(timer.as_dict())
-    return {
-        "pages": pages,
-        "import": imported.as_dict(),
-        "first": calls[0],
-        "later": summarize(calls[1:]),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "text": text,
-    }
-
-
-# --------------------------------------------------------------------------- warm-up variants
-
-
-def warm_up(task: Task) -> Result:
-    """Start the engine without its own warm-up, run the variant's warm-up image (if any),
-    then the first and later recognitions of the target page."""
-    from ocr_service.config import load_settings  # noqa: PLC0415
-    from ocr_service.engine import NO_PREPROCESSING, OcrEngine  # noqa: PLC0415
-    from ocr_service.formats import identify  # noqa: PLC0415
-
-    # The page is recognized as the function would (its preprocessing, e.g. deskew).
-    production = load_settings(task["environment"]).preprocessing
-    engine = OcrEngine.start(_engine_settings(task, warm_up=False))
-    warm_up_call: dict[str, Any] | None = None
-    if task.get("warm_up_image"):
-        warm = Path(task["warm_up_image"]).read_bytes()
-        filters = production if task.get("warm_up_preprocessing") else NO_PREPROCESSING
-        with Timer() as timer:
-            engine.recognize(warm, identify(warm), None, None, filters)
-        warm_up_call = timer.as_dict()
-    data = Path(task["image"]).read_bytes()
-    image_format = identify(data)
-    calls = []
-    for _ in range(1 + task["repeat"]):
-        with Timer() as timer:
-            engine.recognize(data, image_format, None, None, production)
-        calls.append(timer.as_dict())
-    return {
-        "preprocessing": asdict(production),
-        "warm_up": warm_up_call,
-        "first": calls[0],
-        "later": summarize(calls[1:]),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
-
-
-# --------------------------------------------------------------------------- engine options
-
-
-def _aspose_input(ocr: Any, data: bytes, case: dict[str, Any], path: str) -> Any:
-    """The engine's input for a case: its format, the scale, then its filters (by
-    PreprocessingFilter's method names), in OcrEngine.recognize's order; the bytes as a
-    stream, or with ``route: path`` the file's path (as tutorials do)."""
-    input_type = {"tiff": ocr.InputType.TIFF, "pdf": ocr.InputType.PDF}.get(
-        case["format"], ocr.InputType.SINGLE_IMAGE
-    )
-    filter_class = ocr.models.preprocessingfilters.PreprocessingFilter
-    steps = [] if case.get("scale") is None else [filter_class.scale(case["scale"])]
-    steps += [getattr(filter_class, name)() for name in case.get("filters", [])]
-    if steps:
-        filters = filter_class()
-        for step in steps:
-            filters.add(step)
-        ocr_input = ocr.OcrInput(input_type, filters)
-    else:
-        ocr_input = ocr.OcrInput(input_type)
-    if case.get("route") == "path":
-        ocr_input.add(path)
-    else:
-        ocr_input.add(io.BytesIO(data))
-    return ocr_input
-
-
-def _recognizer(ocr: Any, api: Any, variant: dict[str, Any]) -> Callable[[Any], str]:
-    """A function from an OcrInput to its text, under the variant's engine options."""
-    if variant.get("fast"):
-        return lambda ocr_input: "\f".join(str(page) for page in api.recognize_fast(ocr_input))
-    settings = ocr.RecognitionSettings()
-    if "threads_count" in variant:
-        settings.threads_count = variant["threads_count"]
-    if "detect_areas_mode" in variant:
-        settings.detect_areas_mode = getattr(ocr.DetectAreasMode, variant["detect_areas_mode"])
-
-    def recognize(ocr_input: Any) -> str:
-        pages = api.recognize(ocr_input, settings)
-        return "\f".join(str(page.recognition_text) for page in pages)
-
-    return recognize
-
-
-def options(task: Task) -> Result:
-    """Each image under each engine option (and each scale), interleaved over repetitions so
-    that a change in the machine's load spreads over all of them alike."""
-    from ocr_service.engine import OcrEngine  # noqa: PLC0415
-
-    if task.get("cpus"):
-        os.sched_setaffinity(0, set(task["cpus"]))
-    engine = OcrEngine.start(_engine_settings(task))
-    from aspose import ocr  # noqa: PLC0415 - after the engine's runtime set-up
-
-    api = ocr.AsposeOcr()
-    paths: dict[str, str] = task["images"]
-    images = {name: Path(path).read_bytes() for name, path in paths.items()}
-    runs: dict[str, dict[str, Any]] = {}
-    for case in task["cases"]:
-        runs[case["id"]] = {**case, "calls": [], "text": "", "error": None}
-    if task.get("settle"):  # one unmeasured run: the first big recognition of a process
-        case = task["cases"][0]
-        image = case["image"]
-        _recognizer(ocr, api, case)(_aspose_input(ocr, images[image], case, paths[image]))
-    for _ in range(task["repeat"]):
-        for case in task["cases"]:
-            run = runs[case["id"]]
-            if run["error"]:
-                continue
-            recognize = _recognizer(ocr, api, case)
-            image = case["image"]
-            ocr_input = _aspose_input(ocr, images[image], case, paths[image])
-            try:
-                with Timer() as timer:
-                    run["text"] = recognize(ocr_input)
-            except RuntimeError as error:
-                run["error"] = str(error).splitlines()[0][:300]
-                continue
-            run["calls"].append(timer.as_dict())
-    for run in runs.values():
-        run.update(summarize(run.pop("calls")))
-        run["pages"] = run["text"].count("\f") + 1 if run["text"] else 0
-    return {
-        "engine_version": engine.version,
-        "cpus": sorted(os.sched_getaffinity(0)),
-        "runs": runs,
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
-
-
-TASKS: dict[str, Callable[[Task], Result]] = {
-    "cold_start": cold_start,
-    "image_class": image_class,
-    "naive": naive,
-    "warm_up": warm_up,
-    "options": options,
-}
 
 
 def main(argv: list[str]) -> int:
     task_path, result_path = Path(argv[1]), Path(argv[2])
-    task = json.loads(task_path.read_text())
+    task = Task(**json.loads(task_path.read_text()))
     for path in (str(REPO_ROOT), str(FUNCTION_DIR)):
         if path not in sys.path:
             sys.path.insert(0, path)
-    result = TASKS[task["kind"]](task)
-    result_path.write_text(json.dumps(result))
+    result = cold_start(task) if task.kind == "cold_start" else measure(task)
+    result_path.write_text(json.dumps(asdict(result)))
     return 0
 
 

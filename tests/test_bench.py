@@ -1,24 +1,31 @@
-"""The benchmark's smoke test: `python -m bench.bench --quick` runs end to end (real engine,
-real handler, local S3) and writes JSON of the documented shape. Nothing here asserts a time:
-timings belong in the benchmark's report, not in pass/fail."""
+"""The benchmark's smoke test: `python -m bench.bench --quick --samples DIR` runs end to end for
+both engines (real engines, real handler, local S3) and writes JSON of the documented shape.
+Nothing here asserts a time: timings belong in the benchmark's report, not in pass/fail."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
-from bench.bench import RESULTS_DIR
+from bench import costs, images
+from bench.bench import ENGINES, SCHEMA_VERSION, default_json_path, text_quality
 from conftest import REPO, openssl_dir
+from tools.template_env import function_property
 
 pytestmark = pytest.mark.engine
 
-COLD_START_STEPS = {
+SCAN = "scans/receipt.png"
+SCAN_LINES = ("Fresh rye bread 2 loaves", "Harbour Road market stall 7")
+COLD_START_STEPS = (
     "interpreter_start_s",
     "function_modules_s",
     "native_setup_s",
@@ -26,20 +33,18 @@ COLD_START_STEPS = {
     "create_s",
     "license_s",
     "warm_up_s",
-    "init_s",
-    "rss_after_init_mb",
-}
-CLASS_NUMBERS = {
-    "engine_warm_s",
-    "engine_cpu_s",
-    "handler_warm_s",
+)
+ROW_NUMBERS = (
+    "bare_s",
+    "bare_cpu_s",
+    "handler_s",
     "handler_cpu_s",
-    "overhead_ratio",
+    "handler_ratio",
     "first_request_s",
-    "first_vs_warm",
     "peak_rss_mb",
     "rss_after_init_mb",
-}
+    "cost_per_1000_pages_usd",
+)
 
 
 def is_number(value: Any) -> bool:
@@ -47,100 +52,159 @@ def is_number(value: Any) -> bool:
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real-scan stand-in with its ground truth, in two languages' names."""
+    directory = tmp_path_factory.mktemp("samples")
+    page = images.render_page(SCAN_LINES, (900, 240), font_size=40, margin=30)
+    (directory / SCAN).parent.mkdir()
+    page.save(directory / SCAN)
+    truth = {
+        SCAN: {"expected_text": "\n".join(SCAN_LINES), "match": "exact_trimmed", "lang": "en+de"}
+    }
+    (directory / "groundtruth.json").write_text(json.dumps(truth), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> tuple[dict[str, Any], str]:
     target = tmp_path_factory.mktemp("bench") / "nested" / "quick.json"
     environment = {**os.environ, "OCR_OPENSSL_LIB_DIR": openssl_dir()}
+    command = [sys.executable, "-m", "bench.bench", "--quick", "--samples", str(samples)]
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.bench", "--quick", "--json", str(target)],
+        [*command, "--json", str(target)],
         cwd=REPO,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=600,
         check=False,
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "This function" in completed.stdout  # the table is printed
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
     report: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
-    return report
+    return report, completed.stdout
 
 
-def test_run_metadata(quick_report: dict[str, Any]) -> None:
-    assert quick_report["schema"] == 1
-    assert quick_report["options"]["quick"] is True
-    assert quick_report["options"]["repeat"] == 1
-    machine = quick_report["machine"]
-    assert len(machine["load_before"]) == 3 and len(machine["load_after"]) == 3
-    assert machine["cpus"] >= 1
-    assert quick_report["engine"]["version"]
-    assert isinstance(quick_report["engine"]["licensed"], bool)
+@pytest.fixture(scope="module")
+def report(run: tuple[dict[str, Any], str]) -> dict[str, Any]:
+    return run[0]
 
 
-def test_only_the_label_is_rendered_and_measured(quick_report: dict[str, Any]) -> None:
-    assert set(quick_report["images"]) == {"label"}
-    assert set(quick_report["classes"]) == {"label"}
-    image = quick_report["images"]["label"]
-    assert (image["width"], image["height"], image["pages"]) == (400, 200, 1)
+def rows_by_key(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(row["engine"], row["input"]): row for row in report["rows"]}
 
 
-def test_cold_start_is_split_into_steps(quick_report: dict[str, Any]) -> None:
-    cold = quick_report["cold_start"]
-    assert len(cold["runs"]) == 1
-    assert set(cold["median"]) >= COLD_START_STEPS
-    assert all(is_number(cold["median"][step]) for step in COLD_START_STEPS)
+def test_run_metadata_and_load(report: dict[str, Any]) -> None:
+    assert report["schema"] == SCHEMA_VERSION
+    assert report["options"]["quick"] is True and report["options"]["repeat"] == 1
+    assert report["errors"] == {}
+    load = report["load"]
+    assert len(load["before"]) == 3 and len(load["after"]) == 3
+    # One sample per worker process: a cold start, the label and the scan for each engine.
+    assert len(load["samples"]) == 3 * len(ENGINES)
+    assert load["max"] == max(load["samples"])
 
 
-def test_label_has_engine_handler_naive_and_tesseract_columns(
-    quick_report: dict[str, Any],
+def test_each_engine_runs_at_its_template_memory_size(report: dict[str, Any]) -> None:
+    assert set(report["engines"]) == set(ENGINES)
+    for name, info in report["engines"].items():
+        memory = int(function_property("MemorySize", parameters={"OcrEngine": name}))
+        timeout = int(function_property("Timeout", parameters={"OcrEngine": name}))
+        assert (info["memory_mb"], info["timeout_s"]) == (memory, timeout)
+        assert info["cores"] == costs.cores_for(memory, os.cpu_count() or 1)
+        assert info["version"] and isinstance(info["licensed"], bool)
+    for row in report["rows"]:
+        assert row["memory_mb"] == report["engines"][row["engine"]]["memory_mb"]
+        assert row["cores"] == report["engines"][row["engine"]]["cores"]
+        assert len(row["measurement"]["cpus"]) == row["cores"]  # the worker was pinned
+
+
+def test_cold_start_is_split_into_steps_for_both_engines(report: dict[str, Any]) -> None:
+    assert set(report["cold_start"]) == set(ENGINES)
+    for start in report["cold_start"].values():
+        assert len(start["runs"]) == 1
+        assert all(is_number(start[step]) for step in COLD_START_STEPS)
+        run = start["runs"][0]
+        assert start["function_modules_s"] == pytest.approx(
+            run["init_s"] - sum(run["steps"].values()), abs=1e-3
+        )
+        assert start["warm_up_s"] > 0  # both engines warm up in Init
+        assert start["init_cost_usd"] > 0
+
+
+def test_both_engines_measure_the_label_and_the_scan(report: dict[str, Any]) -> None:
+    rows = rows_by_key(report)
+    assert set(rows) == {(engine, name) for engine in ENGINES for name in ("label", SCAN)}
+    assert set(report["images"]) == {"label"}
+    for row in rows.values():
+        assert all(is_number(row[name]) for name in ROW_NUMBERS), row
+        measured = row["measurement"]
+        assert len(measured["bare"]) == 1 and len(measured["handler"]) == 1
+        assert row["handler_text_matches_bare"] is True
+        assert row["handler_ratio"] == pytest.approx(row["handler_s"] / row["bare_s"], abs=2e-3)
+        assert row["pages"] == 1 and row["chars"] > 0
+    assert rows["aspose", SCAN]["kind"] == "scan" and rows["aspose", "label"]["kind"] == "class"
+    # The scan's languages reach both paths: Tesseract reads both, Aspose its Latin model.
+    assert rows["tesseract", SCAN]["language"] == "eng+deu"
+    assert rows["aspose", SCAN]["language"] == "LATIN"
+
+
+def test_cer_basis_follows_the_trial_mode(report: dict[str, Any]) -> None:
+    for row in report["rows"]:
+        quality = row["quality"]
+        licensed = report["engines"][row["engine"]]["licensed"]
+        assert quality["basis"] == ("full" if licensed else "trial prefix")
+        assert set(quality) >= {"cer", "prefix_cer", "edits", "reference_chars"}
+    tesseract = rows_by_key(report)["tesseract", SCAN]["quality"]
+    assert tesseract["cer"] is not None and tesseract["cer"] < 0.2  # clear text reads
+
+
+def test_cost_per_1000_pages_follows_the_handler_time(report: dict[str, Any]) -> None:
+    for row in report["rows"]:
+        per_request = (
+            row["handler_s"] * row["memory_mb"] / 1024 * costs.PRICE_PER_GB_SECOND
+            + costs.PRICE_PER_REQUEST
+        )
+        assert row["cost_per_1000_pages_usd"] == pytest.approx(
+            1000 / row["pages"] * per_request, abs=1e-4
+        )
+    assert report["textract"]["cost_per_1000_pages_usd"] == costs.TEXTRACT_DETECT_PER_1000_PAGES_USD
+
+
+def test_the_table_shows_both_engines_the_reference_and_the_trial_note(
+    run: tuple[dict[str, Any], str],
 ) -> None:
-    label = quick_report["classes"]["label"]
-    assert all(is_number(label[name]) for name in CLASS_NUMBERS), label
-    measurements = label["measurements"]
-    assert len(measurements["engine"]["calls"]) == 1
-    assert len(measurements["handler"]["calls"]) == 1
-    assert measurements["handler_text_matches_engine"] is True
-    assert set(label["text"]["prefix"]) == {
-        "cer",
-        "edits",
-        "reference_chars",
-        "recognized_chars",
-    }
-    assert label["text"]["chars"] > 0  # three lines: trial mode returns some of them
-    naive = label["naive"]
-    assert is_number(naive["first_s"]) and is_number(naive["later_s"])
-    assert len(naive["measurements"]["later"]["calls"]) == 1
-    tesseract = label["tesseract"]
-    if tesseract["status"] == "ok":
-        assert is_number(tesseract["median_wall_s"]) and is_number(tesseract["peak_rss_mb"])
-        assert {"prefix", "full"} <= set(tesseract["text"])
-    else:
-        assert tesseract["status"] == "n/a" and "apt-get install" in tesseract["reason"]
+    report, printed = run
+    table = printed.split("Side by side", 1)[1]
+    for row in report["rows"]:
+        assert f"@{row['memory_mb']}" in table
+    assert "Textract" in table and "trial" in table
+    assert printed.count("Handler overhead") == len(ENGINES)
+    assert "Sizing: skipped (--quick)" in printed and report["sizing"] is None
 
 
-def test_cost_is_estimated_with_its_assumptions(quick_report: dict[str, Any]) -> None:
-    cost = quick_report["cost"]
-    assert cost["assumptions"]["price_per_gb_second_usd"] == 0.0000166667
-    assert cost["assumptions"]["price_per_million_requests_usd"] == pytest.approx(0.20)
-    rows = cost["per_class"]["label"]
-    assert [row["memory_mb"] for row in rows] == [1024, 1769, 2654, 3538, 5307]
-    assert all(is_number(row["cost_per_1000_pages_usd"]) for row in rows)
-    # No A4 page in a quick run, so no memory size is recommended, and it says why.
-    assert cost["recommendation"]["memory_mb"] is None
-    assert cost["recommendation"]["reason"]
+def test_text_quality_bases() -> None:
+    truth = "alpha beta gamma\fdelta epsilon"
+    full = text_quality("alpha beta gamma\fdelta epsilon", truth, trial_limited=False, match=None)
+    assert (full.basis, full.cer) == ("full", 0.0)
+    cut = text_quality("alpha be\fdelta", truth, trial_limited=True, match=None)
+    assert (cut.basis, cut.cer) == ("trial prefix", 0.0)  # a cut text is no error in trial
+    assert text_quality("alpha be\fdelta", truth, trial_limited=False, match=None).cer
+    part = text_quality("xx beta gamma yy", "beta gamma", trial_limited=False, match="substring")
+    assert (part.basis, part.cer, part.found) == ("substring", 0.0, True)
 
 
-def test_the_long_parts_are_marked_skipped(quick_report: dict[str, Any]) -> None:
-    assert quick_report["one_vcpu"] == {"skipped": "skipped (--quick)"}
-    for name in ("warm_up", "scaling", "engine_options", "input_route", "largest_allowed"):
-        assert quick_report["experiments"][name] == {"skipped": "skipped (--quick)"}
-    assert quick_report["scans"] is None
-    assert quick_report["targets"]["basis"] == "label"
-    assert set(quick_report["targets"]["handler_overhead"]) == {"value", "target", "met"}
+def test_cores_follow_lambda_vcpus() -> None:
+    assert [costs.cores_for(memory, 2) for memory in (1024, 1769, 3538, 5307)] == [1, 1, 2, 2]
+    assert costs.cores_for(3538, 1) == 1
 
 
-def test_default_output_goes_to_the_ignored_results_directory() -> None:
-    assert Path(REPO) / "bench" / "results" == RESULTS_DIR
-    ignored = subprocess.run(
-        ["git", "check-ignore", "-q", str(RESULTS_DIR / "x.json")], cwd=REPO, check=False
-    )
-    assert ignored.returncode == 0
+def test_long_tiff_has_the_pages_asked_for() -> None:
+    image = images.tiff_document(5, "tiff-5")
+    with Image.open(io.BytesIO(image.data)) as opened:
+        assert getattr(opened, "n_frames", 1) == len(image.pages) == 5
+
+
+def test_default_output_goes_to_an_ignored_directory() -> None:
+    path = default_json_path(datetime.now(UTC))
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=REPO, check=False)
+    assert ignored.returncode == 0, f"{path} would be committed"
