@@ -36,7 +36,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.12 on PATH; the virtualenv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive load bench clean FORCE
+.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive backfill load bench clean FORCE
 
 help:
 	@echo "make demo [ENGINE=tesseract] [IMAGE=scan.png]   set up, then recognize a sample through a local S3 and the handler"
@@ -44,7 +44,8 @@ help:
 	@echo "make build [TESSERACT_LANGUAGES='eng rus']   sam build (no Docker; both engines' layers) and check Lambda's size limit per engine"
 	@echo "make invoke EVENT=events/s3-put.json [SEED=1]   run the handler on an event (Docker-free)"
 	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
-	@echo "make redrive STACK=<name> [LOCAL=1] [DRY_RUN=1] [MAX=N]   re-run events from the failed-events queue"
+	@echo "make redrive STACK=<name> [DRY_RUN=1] [RATE=N] [LOCAL=1 [MAX=N]]   move the dead-letter queue back to the ingest queue (SQS's redrive; LOCAL=1: receive/send/delete, for moto)"
+	@echo "make backfill STACK=<name> [PREFIX=...] [RATE=50] [RESTART=1] [MAX=N] [DRY_RUN=1] [LOCAL=1]   enqueue objects already in the input bucket (resumable)"
 	@echo "make load [LOAD_OBJECTS=300] [FAKE=1]   uploads through a local S3+SQS and the real handler; checks every result"
 	@echo "make bench [SAMPLES=../shared/ocr-samples]   speed, memory and cost, side by side (tables + bench/results/*.json)"
 	@echo "make lint      ruff and mypy --strict"
@@ -94,8 +95,12 @@ local-s3: setup
 	$(VENV)/bin/moto_server -H 127.0.0.1 -p 5000
 
 redrive: setup
-	@test -n "$(STACK)$(QUEUE_URL)" || { echo "usage: make redrive STACK=<stack name> [LOCAL=1] [DRY_RUN=1] [MAX=N]  (or QUEUE_URL=... FUNCTION=...)" >&2; exit 2; }
-	$(PY) -m tools.redrive $(if $(STACK),--stack $(STACK),--queue-url $(QUEUE_URL) $(if $(FUNCTION),--function-name $(FUNCTION))) $(if $(LOCAL),--local) $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max $(MAX))
+	@test -n "$(STACK)$(LOCAL)" || { echo "usage: make redrive STACK=<stack name> [DRY_RUN=1] [RATE=N]   (or LOCAL=1 [MAX=N]: AWS_ENDPOINT_URL's ocr-ingest-dlq -> ocr-ingest, or the stack's queues with STACK)" >&2; exit 2; }
+	$(PY) -m tools.redrive $(if $(STACK),--stack $(STACK)) $(if $(LOCAL),--local) $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max $(MAX)) $(if $(RATE),--max-per-second $(RATE))
+
+backfill: setup
+	@test -n "$(STACK)$(LOCAL)" || { echo "usage: make backfill STACK=<stack name> [PREFIX=...] [RATE=50] [RESTART=1] [MAX=N] [DRY_RUN=1]   (or LOCAL=1: AWS_ENDPOINT_URL's ocr-input -> ocr-ingest)" >&2; exit 2; }
+	$(PY) -m tools.backfill $(if $(STACK),--stack $(STACK),--local) $(if $(PREFIX),--prefix '$(PREFIX)') $(if $(RATE),--rate $(RATE)) $(if $(RESTART),--restart) $(if $(MAX),--max $(MAX)) $(if $(DRY_RUN),--dry-run)
 
 load: setup
 	$(PY) -m tools.load_test --objects $(or $(LOAD_OBJECTS),300) $(if $(FAKE),--fake-engine) $(if $(JSON),--json $(JSON))

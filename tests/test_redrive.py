@@ -250,6 +250,8 @@ def test_describe_body_decodes_keys_and_names_test_events() -> None:
     assert redrive.describe_body(test_event) == "s3:TestEvent"
     assert redrive.describe_body("{oops").startswith("not JSON")
     assert redrive.describe_body('{"task": "pages"}').startswith("other message")
+    page_task = json.dumps({"ocrPageTask": {"key": "long.pdf", "first": 11, "last": 20}})
+    assert redrive.describe_body(page_task).startswith('page task {"key": "long.pdf"')
 
 
 # --- on moto: the move by hand, the dry run, queue lookups -----------------------------------

@@ -64,6 +64,7 @@ DESTINATION_URL_OUTPUT = "IngestQueueUrl"
 OLD_QUEUE_OUTPUT = "FailedEventsQueueUrl"  # the asynchronous-invocation stack, before SQS
 LOCAL_SOURCE_QUEUE = "ocr-ingest-dlq"
 LOCAL_DESTINATION_QUEUE = "ocr-ingest"
+PAGE_TASK_KEY = "ocrPageTask"  # the body of a long document's page-range task (fanout.py)
 
 BATCH_SIZE = 10  # SQS's maximum per ReceiveMessage and per batch call
 MAX_RATE = 500  # StartMessageMoveTask's MaxNumberOfMessagesPerSecond limit
@@ -445,6 +446,8 @@ def describe_body(body: str) -> str:
         return f"not JSON: {body[:80]!r}"
     if isinstance(document, dict) and document.get("Event") == "s3:TestEvent":
         return "s3:TestEvent"
+    if isinstance(document, dict) and PAGE_TASK_KEY in document:
+        return f"page task {json.dumps(document[PAGE_TASK_KEY], ensure_ascii=False)[:160]}"
     records = document.get("Records") if isinstance(document, dict) else None
     if isinstance(records, list):
         objects = []
