@@ -40,6 +40,7 @@ ROW_NUMBERS = (
     "handler_s",
     "handler_cpu_s",
     "handler_ratio",
+    "handler_cpu_ratio",
     "first_request_s",
     "peak_rss_mb",
     "rss_after_init_mb",
