@@ -17,11 +17,13 @@ from ocr_service.config import EngineKind, Preprocessing, load_engine_settings
 from ocr_service.engine import (
     NO_PREPROCESSING,
     Line,
+    PageRange,
     Recognition,
     SpeedModel,
     StartupTimings,
 )
 from ocr_service.formats import ImageFormat, UnreadableInputError
+from ocr_service.image_info import inspect_image
 from ocr_service.languages import AsposeLanguages
 from ocr_service.tesseract_engine import TesseractEngine
 from tools.samples import render_lines
@@ -46,6 +48,7 @@ class FakeEngine:
     calls: list[bytes] = field(default_factory=list)
     scales: list[float | None] = field(default_factory=list)
     requested_languages: list[str | None] = field(default_factory=list)
+    page_ranges: list[PageRange | None] = field(default_factory=list)
     during_recognition: Callable[[bytes], None] | None = None
     """A hook to change the world while the engine works (races, faults)."""
     timings: StartupTimings = field(default_factory=lambda: StartupTimings(0, 0, 0, 0, 0))
@@ -61,22 +64,27 @@ class FakeEngine:
         image_format: ImageFormat,
         scale: float | None = None,
         language: str | None = None,
+        *,
         preprocessing: Preprocessing = NO_PREPROCESSING,
+        pages: PageRange | None = None,
     ) -> Recognition:
         self.calls.append(data)
         self.scales.append(scale)
         self.requested_languages.append(language)
+        self.page_ranges.append(pages)
         if self.during_recognition is not None:
             self.during_recognition(data)
         if data == CORRUPT_PNG:
             raise UnreadableInputError("unreadable-image", "fake engine: corrupt image")
         text = f"recognized {len(data)} bytes of {image_format.value}: ünïcödé ✓"
+        count = inspect_image(data, image_format).pages
+        numbers = range(pages.first, pages.last + 1) if pages else range(1, count + 1)
+        texts = (text,) if count == 1 else tuple(f"page {n} of {text}" for n in numbers)
         return Recognition(
-            text=text,
-            page_count=1,
+            page_texts=texts,
             image_format=image_format,
             trial_limited=not self.licensed,
-            lines=((Line(text, 10, 20, 300, 24, 0.5),),),
+            lines=tuple((Line(page, 10, 20, 300, 24, 0.5),) for page in texts),
         )
 
     def searchable_pdf(self, recognition: Recognition) -> bytes:

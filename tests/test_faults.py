@@ -19,7 +19,7 @@ from moto.server import ThreadedMotoServer
 
 from conftest import INPUT_BUCKET, OUTPUT_BUCKET, FakeEngine
 from ocr_service import engines
-from ocr_service.pipeline import RetryableRecordsError
+from ocr_service.outcomes import RetryableRecordsError
 from tools.events import Upload, s3_put_event
 from tools.lambda_context import LocalLambdaContext
 from tools.samples import render_lines
@@ -56,7 +56,7 @@ def app(endpoint: dict[str, Any], fake_engine: FakeEngine) -> Iterator[ModuleTyp
         sys.modules.pop("app", None)
         module = importlib.import_module("app")
         # Fail fast: the default connect timeout and retries would only slow the test down.
-        module.pipeline._store._client.meta.config.retries = {"max_attempts": 1}
+        module.s3_client.meta.config.retries = {"max_attempts": 1}
         yield module
     sys.modules.pop("app", None)
 
@@ -117,7 +117,7 @@ def test_s3_errors_on_write_are_retried_not_recorded_as_failures(
     app: ModuleType, endpoint: dict[str, Any]
 ) -> None:
     event = seed(endpoint["url"])
-    client = app.pipeline._store._client
+    client = app.s3_client
 
     class EmptyBody:
         def stream(self, **_: Any) -> Iterator[bytes]:

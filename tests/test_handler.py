@@ -15,7 +15,7 @@ from botocore.exceptions import EndpointConnectionError
 from conftest import INPUT_BUCKET, OUTPUT_BUCKET, PNG, FakeEngine
 from ocr_service import engines
 from ocr_service.config import ConfigError
-from ocr_service.pipeline import RetryableRecordsError
+from ocr_service.outcomes import RetryableRecordsError
 from tools.events import Upload, encode_key, s3_put_event
 from tools.lambda_context import LocalLambdaContext
 
@@ -77,16 +77,16 @@ def test_transient_failure_raises_for_retry_after_the_other_records(
 ) -> None:
     module, _ = app
     s3.put_object(Bucket=INPUT_BUCKET, Key="good.png", Body=PNG)
-    real_get = module.pipeline._store.get_object
+    real_get = module.s3_client.get_object
 
-    def get(bucket: str, key: str, version_id: str | None, max_bytes: int) -> Any:
-        if key == "unlucky.png":
+    def get(**request: Any) -> Any:
+        if request["Key"] == "unlucky.png":
             raise EndpointConnectionError(endpoint_url="https://s3.example")
-        return real_get(bucket, key, version_id, max_bytes)
+        return real_get(**request)
 
     event = s3_put_event([Upload(INPUT_BUCKET, "unlucky.png"), Upload(INPUT_BUCKET, "good.png")])
     with (
-        mock.patch.object(module.pipeline._store, "get_object", side_effect=get),
+        mock.patch.object(module.s3_client, "get_object", side_effect=get),
         pytest.raises(RetryableRecordsError, match=r"unlucky\.png"),
     ):
         module.lambda_handler(event, LocalLambdaContext())

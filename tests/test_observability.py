@@ -68,7 +68,7 @@ def test_logs_and_metrics_tell_what_happened() -> None:
     started = next(line for line in logs if line["message"] == "engine started")
     assert started["engine_version"] == "0.0-fake"
     assert started["licensed"] is False
-    assert started["limits"]["max_pages"] == 50
+    assert started["limits"]["max_pages"] == 2000  # as template.yaml sets it
     assert started["license_source"] == "none"
     assert any("TRIAL MODE" in line["message"] for line in logs)
 

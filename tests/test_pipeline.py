@@ -11,7 +11,6 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes import S3Event
 from botocore.exceptions import ClientError
 from PIL import Image
 
@@ -25,6 +24,7 @@ from conftest import (
     FakeEngine,
 )
 from ocr_service.config import DEFAULT_LIMITS, Limits
+from ocr_service.event_shapes import ObjectRef, refs_from_notification
 from ocr_service.languages import LanguagePolicy
 from ocr_service.pipeline import OcrPipeline
 from ocr_service.recognition import DocumentRecognizer
@@ -46,8 +46,9 @@ def upload(s3: Any, key: str, body: bytes) -> Upload:
     )
 
 
-def event_of(*uploads: Upload) -> S3Event:
-    return S3Event(s3_put_event(list(uploads)))
+def event_of(*uploads: Upload) -> list[ObjectRef]:
+    """The objects an S3 put event for `uploads` names, as the handler reads them."""
+    return refs_from_notification(s3_put_event(list(uploads)))
 
 
 def output_keys(s3: Any) -> list[str]:
@@ -65,7 +66,7 @@ def read_json(s3: Any, key: str) -> dict[str, Any]:
 def test_writes_utf8_text_with_source_metadata(s3: Any, fake_engine: FakeEngine) -> None:
     uploaded = upload(s3, "a/scan.png", PNG)
 
-    result = make_pipeline(s3, fake_engine).process_event(event_of(uploaded))
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(uploaded))
 
     assert [s.output_key for s in result.succeeded] == ["a/scan.png.txt"]
     assert result.failed == []
@@ -91,7 +92,7 @@ def test_every_record_is_handled(s3: Any, fake_engine: FakeEngine) -> None:
     keys = ["one.png", "two.png", "three.png"]
     uploads = [upload(s3, key, render_lines((key,), width=200)) for key in keys]
 
-    result = make_pipeline(s3, fake_engine).process_event(event_of(*uploads))
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(*uploads))
 
     assert [s.key for s in result.succeeded] == keys
     assert output_keys(s3) == sorted(k + ".txt" for k in keys)
@@ -114,7 +115,7 @@ def test_sample_events_decode_to_the_uploaded_keys(
     for key in decoded:
         s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=PNG)
 
-    result = make_pipeline(s3, fake_engine).process_event(S3Event(raw))
+    result = make_pipeline(s3, fake_engine).process_refs(refs_from_notification(raw))
 
     assert result.failed == []
     assert len(result.succeeded) == len(raw["Records"])
@@ -135,9 +136,9 @@ def test_sample_events_decode_to_the_uploaded_keys(
 )
 def test_keys_are_url_decoded(s3: Any, fake_engine: FakeEngine, encoded: str, decoded: str) -> None:
     s3.put_object(Bucket=INPUT_BUCKET, Key=decoded, Body=PNG)
-    event = S3Event(s3_put_event([Upload(INPUT_BUCKET, encoded)]))
+    event = refs_from_notification(s3_put_event([Upload(INPUT_BUCKET, encoded)]))
 
-    result = make_pipeline(s3, fake_engine).process_event(event)
+    result = make_pipeline(s3, fake_engine).process_refs(event)
 
     assert [s.output_key for s in result.succeeded] == [decoded + ".txt"]
 
@@ -145,7 +146,7 @@ def test_keys_are_url_decoded(s3: Any, fake_engine: FakeEngine, encoded: str, de
 def test_non_ascii_key_is_percent_encoded_in_metadata(s3: Any, fake_engine: FakeEngine) -> None:
     key = "счёт № 7.png"
 
-    make_pipeline(s3, fake_engine).process_event(event_of(upload(s3, key, PNG)))
+    make_pipeline(s3, fake_engine).process_refs(event_of(upload(s3, key, PNG)))
 
     metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key=key + ".txt")["Metadata"]
     assert metadata["source-key"] == "%D1%81%D1%87%D1%91%D1%82%20%E2%84%96%207.png"
@@ -184,7 +185,7 @@ def test_bad_records_get_failure_records_and_spare_the_others(
     missing = Upload(INPUT_BUCKET, "missing.png")
     limits = Limits(max_object_bytes=10**6, max_pixels=50_000_000, max_pages=5)
 
-    result = make_pipeline(s3, fake_engine, limits).process_event(event_of(missing, *uploads))
+    result = make_pipeline(s3, fake_engine, limits).process_refs(event_of(missing, *uploads))
 
     assert [s.key for s in result.succeeded] == ["good.png"]
     expected = {key: reason for key, (_, reason) in BAD_INPUTS.items()}
@@ -200,7 +201,7 @@ def test_bad_records_get_failure_records_and_spare_the_others(
 def test_failure_record_says_what_why_and_which_version(s3: Any, fake_engine: FakeEngine) -> None:
     uploaded = upload(s3, "in/empty.png", b"")
 
-    result = make_pipeline(s3, fake_engine).process_event(event_of(uploaded))
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(uploaded))
 
     assert [f.record_key for f in result.failed] == ["in/empty.png.error.json"]
     record = read_json(s3, "in/empty.png.error.json")
@@ -240,7 +241,7 @@ def test_failure_record_says_what_why_and_which_version(s3: Any, fake_engine: Fa
 def test_limits_are_checked_before_the_engine(
     s3: Any, fake_engine: FakeEngine, limits: Limits, body: bytes, reason: str
 ) -> None:
-    result = make_pipeline(s3, fake_engine, limits).process_event(
+    result = make_pipeline(s3, fake_engine, limits).process_refs(
         event_of(upload(s3, "x.bin", body))
     )
 
@@ -253,7 +254,7 @@ def test_reads_the_version_that_triggered_the_event(s3: Any, fake_engine: FakeEn
     first = upload(s3, "doc.png", PNG)
     s3.put_object(Bucket=INPUT_BUCKET, Key="doc.png", Body=b"overwritten by text")
 
-    result = make_pipeline(s3, fake_engine).process_event(event_of(first))
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(first))
 
     # The object moved on after this version: the newer upload's own event owns the result.
     assert [(s.version_id, s.reason) for s in result.skipped] == [(first.version_id, "superseded")]
@@ -264,20 +265,22 @@ def test_reads_the_version_that_triggered_the_event(s3: Any, fake_engine: FakeEn
 def test_refuses_objects_in_the_output_bucket(s3: Any, fake_engine: FakeEngine) -> None:
     s3.put_object(Bucket=OUTPUT_BUCKET, Key="x.png", Body=PNG)
 
-    result = make_pipeline(s3, fake_engine).process_event(event_of(Upload(OUTPUT_BUCKET, "x.png")))
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(Upload(OUTPUT_BUCKET, "x.png")))
 
     assert [f.reason for f in result.failed] == ["output-is-input"]
     assert fake_engine.calls == []
     assert output_keys(s3) == ["x.png"]
 
 
-def test_ignores_events_that_are_not_uploads(s3: Any, fake_engine: FakeEngine) -> None:
+def test_skips_events_that_are_not_uploads(s3: Any, fake_engine: FakeEngine) -> None:
     raw = s3_put_event([Upload(INPUT_BUCKET, "gone.png")])
     raw["Records"][0]["eventName"] = "ObjectRemoved:Delete"  # type: ignore[index]
 
-    result = make_pipeline(s3, fake_engine).process_event(S3Event(raw))
+    result = make_pipeline(s3, fake_engine).process_refs(refs_from_notification(raw))
 
-    assert [f.reason for f in result.failed] == ["not-an-upload"]
+    # A deletion is nothing to recognize and nothing went wrong: skipped, not failed.
+    assert [s.reason for s in result.skipped] == ["not-an-upload"]
+    assert result.failed == []
     assert output_keys(s3) == []
 
 
@@ -287,7 +290,7 @@ def test_over_long_key_gets_a_failure_record_under_its_hash(
     key = "k" * 1020  # fine for S3, but key + ".error.json" is not
     assert result_keys(key) is None
 
-    result = make_pipeline(s3, fake_engine).process_event(event_of(upload(s3, key, PNG)))
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(upload(s3, key, PNG)))
 
     assert [f.reason for f in result.failed] == ["key-too-long"]
     assert output_keys(s3) == [long_key_error_key(key)]
@@ -309,7 +312,7 @@ def test_transient_storage_errors_are_retryable_and_spare_the_others(
     with mock.patch.object(store, "get_object", side_effect=flaky_get):
         result = OcrPipeline(
             DocumentRecognizer(fake_engine, DEFAULT_LIMITS), store, OUTPUT_BUCKET
-        ).process_event(event_of(throttled, good))
+        ).process_refs(event_of(throttled, good))
 
     assert [s.key for s in result.succeeded] == ["good.png"]
     assert [(f.key, f.reason, f.retryable) for f in result.failed] == [
@@ -322,8 +325,8 @@ def test_redelivery_of_the_same_version_does_no_work(s3: Any, fake_engine: FakeE
     event = event_of(upload(s3, "a.png", PNG), upload(s3, "bad.png", b""))
     pipeline = make_pipeline(s3, fake_engine)
 
-    first = pipeline.process_event(event)
-    second = pipeline.process_event(event)
+    first = pipeline.process_refs(event)
+    second = pipeline.process_refs(event)
 
     assert [s.key for s in first.succeeded] == ["a.png"]
     assert [f.key for f in first.failed] == ["bad.png"]
@@ -343,7 +346,7 @@ def test_concurrent_duplicates_leave_one_whole_result(s3: Any, fake_engine: Fake
 
     def deliver() -> None:
         start.wait()
-        outcomes.append(pipeline.process_event(event))
+        outcomes.append(pipeline.process_refs(event))
 
     threads = [threading.Thread(target=deliver) for _ in range(4)]
     for thread in threads:
@@ -361,11 +364,11 @@ def test_concurrent_duplicates_leave_one_whole_result(s3: Any, fake_engine: Fake
 
 def test_a_changed_object_is_processed_again(s3: Any, fake_engine: FakeEngine) -> None:
     pipeline = make_pipeline(s3, fake_engine)
-    pipeline.process_event(event_of(upload(s3, "a.png", PNG)))
+    pipeline.process_refs(event_of(upload(s3, "a.png", PNG)))
     changed = render_lines(("a new version", "of the page"), width=300)
     second = upload(s3, "a.png", changed)
 
-    result = pipeline.process_event(event_of(second))
+    result = pipeline.process_refs(event_of(second))
 
     assert [s.key for s in result.succeeded] == ["a.png"]
     written = s3.get_object(Bucket=OUTPUT_BUCKET, Key="a.png.txt")
@@ -377,11 +380,11 @@ def test_an_object_that_turned_bad_keeps_exactly_one_result(
     s3: Any, fake_engine: FakeEngine
 ) -> None:
     pipeline = make_pipeline(s3, fake_engine)
-    pipeline.process_event(event_of(upload(s3, "a.png", PNG)))
-    pipeline.process_event(event_of(upload(s3, "a.png", b"")))
+    pipeline.process_refs(event_of(upload(s3, "a.png", PNG)))
+    pipeline.process_refs(event_of(upload(s3, "a.png", b"")))
     assert output_keys(s3) == ["a.png.error.json"]
 
-    pipeline.process_event(event_of(upload(s3, "a.png", PNG + b"")))
+    pipeline.process_refs(event_of(upload(s3, "a.png", PNG + b"")))
     assert output_keys(s3) == ["a.png.txt"]
 
 
@@ -392,7 +395,7 @@ def test_a_newer_upload_during_recognition_wins(s3: Any, fake_engine: FakeEngine
         Bucket=INPUT_BUCKET, Key="a.png", Body=newer
     )
 
-    result = make_pipeline(s3, fake_engine).process_event(event_of(old))
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(old))
 
     assert [s.reason for s in result.skipped] == ["superseded"]
     assert output_keys(s3) == []  # the newer upload's own event writes the result
@@ -417,7 +420,7 @@ def test_a_writer_that_wins_the_race_is_not_overwritten(s3: Any, fake_engine: Fa
     with mock.patch.object(store, "put_object", side_effect=put_after_a_rival):
         result = OcrPipeline(
             DocumentRecognizer(fake_engine, DEFAULT_LIMITS), store, OUTPUT_BUCKET
-        ).process_event(event_of(uploaded))
+        ).process_refs(event_of(uploaded))
 
     assert [s.reason for s in result.skipped] == ["duplicate"]
     assert s3.get_object(Bucket=OUTPUT_BUCKET, Key="a.png.txt")["Body"].read() == b"rival"
@@ -429,7 +432,7 @@ def test_too_little_time_left_is_retried_and_writes_nothing(
     event = event_of(upload(s3, "a.png", PNG))
     remaining = iter([120_000, 6_000, 6_000, 6_000])
 
-    result = make_pipeline(s3, fake_engine).process_event(event, lambda: next(remaining))
+    result = make_pipeline(s3, fake_engine).process_refs(event, lambda: next(remaining))
 
     assert [(f.reason, f.retryable) for f in result.failed] == [("insufficient-time", True)]
     assert fake_engine.calls == []
@@ -441,7 +444,7 @@ def test_work_that_can_never_fit_the_timeout_fails_permanently(
 ) -> None:
     event = event_of(upload(s3, "big.png", render_lines(("x",), width=4000)))
 
-    result = make_pipeline(s3, fake_engine).process_event(event, lambda: 8_000)
+    result = make_pipeline(s3, fake_engine).process_refs(event, lambda: 8_000)
 
     assert [(f.reason, f.retryable) for f in result.failed] == [("exceeds-time-limit", False)]
     assert "Timeout" in read_json(s3, "big.png.error.json")["message"]
@@ -465,7 +468,7 @@ def test_untrusted_keys_cannot_forge_log_lines_or_leave_the_output_bucket(
     traversal = "../../../tmp/evil.png"
     uploads = [upload(s3, forged, PNG), upload(s3, traversal, PNG)]
 
-    result = make_pipeline(s3, fake_engine).process_event(event_of(*uploads))
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(*uploads))
 
     assert [s.key for s in result.succeeded] == [forged, traversal]
     lines = json_log.getvalue().splitlines()
@@ -484,7 +487,7 @@ def test_large_images_are_scaled_down_to_the_maximum_side(s3: Any, fake_engine: 
     recognizer = DocumentRecognizer(fake_engine, DEFAULT_LIMITS, max_image_side=2000)
     pipeline = OcrPipeline(recognizer, S3ObjectStore(s3), OUTPUT_BUCKET)
 
-    pipeline.process_event(event_of(upload(s3, "large.png", large), upload(s3, "small.png", small)))
+    pipeline.process_refs(event_of(upload(s3, "large.png", large), upload(s3, "small.png", small)))
 
     assert fake_engine.scales == [0.5, None]
 
@@ -503,7 +506,7 @@ def test_language_from_metadata_then_prefix_then_default(s3: Any, fake_engine: F
         upload(s3, "other.png", PNG),
     ]
 
-    pipeline.process_event(event_of(*uploads))
+    pipeline.process_refs(event_of(*uploads))
 
     assert fake_engine.requested_languages == ["DEU", "UKR", "RUS", "ENG"]
     metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="ru/tagged.png.txt")["Metadata"]
@@ -517,7 +520,7 @@ def test_unknown_language_in_metadata_fails_with_the_accepted_names(
         Bucket=INPUT_BUCKET, Key="x.png", Body=PNG, Metadata={"ocr-language": "klingon"}
     )
 
-    result = make_pipeline(s3, fake_engine).process_event(
+    result = make_pipeline(s3, fake_engine).process_refs(
         event_of(Upload(INPUT_BUCKET, "x.png", etag=put["ETag"].strip('"')))
     )
 
@@ -531,7 +534,7 @@ def test_webp_is_converted_to_png_for_the_engine(s3: Any, fake_engine: FakeEngin
     webp = io.BytesIO()
     Image.open(io.BytesIO(PNG)).convert("RGB").save(webp, "WEBP", lossless=True)
 
-    result = make_pipeline(s3, fake_engine).process_event(
+    result = make_pipeline(s3, fake_engine).process_refs(
         event_of(upload(s3, "photo.webp", webp.getvalue()))
     )
 
@@ -553,7 +556,7 @@ def with_outputs(s3: Any, engine: FakeEngine, *outputs: str) -> OcrPipeline:
 def test_optional_json_sidecar_and_searchable_pdf(s3: Any, fake_engine: FakeEngine) -> None:
     uploaded = upload(s3, "a/scan.png", PNG)
 
-    result = with_outputs(s3, fake_engine, "json", "pdf").process_event(event_of(uploaded))
+    result = with_outputs(s3, fake_engine, "json", "pdf").process_refs(event_of(uploaded))
 
     assert [s.key for s in result.succeeded] == ["a/scan.png"]
     assert output_keys(s3) == ["a/scan.png.json", "a/scan.png.pdf", "a/scan.png.txt"]
@@ -594,9 +597,9 @@ def test_optional_json_sidecar_and_searchable_pdf(s3: Any, fake_engine: FakeEngi
 
 def test_a_failure_removes_every_earlier_output(s3: Any, fake_engine: FakeEngine) -> None:
     pipeline = with_outputs(s3, fake_engine, "json", "pdf")
-    pipeline.process_event(event_of(upload(s3, "a.png", PNG)))
+    pipeline.process_refs(event_of(upload(s3, "a.png", PNG)))
 
-    pipeline.process_event(event_of(upload(s3, "a.png", b"")))
+    pipeline.process_refs(event_of(upload(s3, "a.png", b"")))
 
     assert output_keys(s3) == ["a.png.error.json"]
 
@@ -606,11 +609,11 @@ def test_a_stale_redelivery_of_a_changed_object_does_no_work(
 ) -> None:
     pipeline = make_pipeline(s3, fake_engine)
     first = upload(s3, "a.png", PNG)
-    pipeline.process_event(event_of(first))
+    pipeline.process_refs(event_of(first))
     changed = render_lines(("second version",), width=300)
-    pipeline.process_event(event_of(upload(s3, "a.png", changed)))
+    pipeline.process_refs(event_of(upload(s3, "a.png", changed)))
 
-    again = pipeline.process_event(event_of(first))  # S3 re-delivers the first event late
+    again = pipeline.process_refs(event_of(first))  # S3 re-delivers the first event late
 
     assert [s.reason for s in again.skipped] == ["duplicate"]
     assert fake_engine.calls == [PNG, changed]  # no third recognition
@@ -620,8 +623,8 @@ def test_a_failure_is_recorded_for_what_was_read(s3: Any, fake_engine: FakeEngin
     good = upload(s3, "a.png", PNG)
     bad = upload(s3, "a.png", b"")  # overwritten before the first event is handled
 
-    first = make_pipeline(s3, fake_engine).process_event(event_of(good))
-    second = make_pipeline(s3, fake_engine).process_event(event_of(bad))
+    first = make_pipeline(s3, fake_engine).process_refs(event_of(good))
+    second = make_pipeline(s3, fake_engine).process_refs(event_of(bad))
 
     assert [f.reason for f in first.failed] == ["empty-object"]
     record = read_json(s3, "a.png.error.json")

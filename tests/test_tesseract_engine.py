@@ -12,9 +12,9 @@ from PIL import Image
 
 from conftest import tessdata_dir
 from ocr_service.config import Preprocessing, load_engine_settings
+from ocr_service.documents import pages_of, sidecar_document
 from ocr_service.engine import PAGE_SEPARATOR, EngineSetupError, MissingModelError
 from ocr_service.formats import identify
-from ocr_service.pipeline import sidecar_document
 from ocr_service.results import SourceVersion
 from ocr_service.tesseract_engine import TesseractEngine, worker_count
 from tools.samples import DEMO_LINES, render_lines, render_pages
@@ -154,7 +154,7 @@ def test_lines_boxes_confidence_and_the_sidecar(tesseract_engine: TesseractEngin
     assert 0.8 <= first.confidence <= 1.0
     source = SourceVersion("bucket", "a.png", "etag", None)
     document = json.loads(
-        json.dumps(sidecar_document(source, recognition, "eng", tesseract_engine))
+        json.dumps(sidecar_document(source, pages_of(recognition), "eng", tesseract_engine, False))
     )
     assert document["ocr_engine"] == "tesseract"
     assert document["engine_version"] == tesseract_engine.version

@@ -15,10 +15,18 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
 
 import boto3
 
+from ocr_service.event_shapes import (
+    EventShape,
+    UnsupportedEventError,
+    batch_tasks,
+    read_message,
+    ref_from_eventbridge,
+    refs_from_notification,
+    shape_of,
+)
 from tools.local_run import import_handler_module, invoke, local_environment, print_result_text
 from tools.samples import render_lines
 
@@ -29,12 +37,24 @@ if TYPE_CHECKING:
 DEFAULT_OUTPUT_BUCKET = "aspose-ocr-output-example"
 
 
+def named_objects(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """(bucket, key) of every object the event names, read as the handler reads it."""
+    shape = shape_of(event)
+    if shape is EventShape.S3:
+        refs = refs_from_notification(event)
+    elif shape is EventShape.EVENTBRIDGE:
+        refs = [ref_from_eventbridge(event)]
+    elif shape is EventShape.BATCH_OPERATIONS:
+        refs = [task.ref for task in batch_tasks(event)]
+    else:
+        messages = [read_message(record["body"]) for record in event["Records"]]
+        refs = [ref for message in messages if isinstance(message, list) for ref in message]
+    return [(ref.bucket, ref.key) for ref in refs if ref.is_upload]
+
+
 def seed(s3: S3Client, event: dict[str, Any], output_bucket: str) -> None:
-    """Create the buckets and upload a sample page at every record's (decoded) key."""
-    uploads = [
-        (record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"]))
-        for record in event["Records"]
-    ]
+    """Create the buckets and upload a sample page at every object the event names."""
+    uploads = named_objects(event)
     for bucket in sorted({output_bucket, *(bucket for bucket, _ in uploads)}):
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(Bucket=bucket)
@@ -45,7 +65,12 @@ def seed(s3: S3Client, event: dict[str, Any], output_bucket: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--event", type=Path, required=True, help="an S3 event in SAM's format")
+    parser.add_argument(
+        "--event",
+        type=Path,
+        required=True,
+        help="an event of any shape the function accepts (events/*.json)",
+    )
     parser.add_argument("--seed", action="store_true", help="create buckets and sample objects")
     args = parser.parse_args()
     event = json.loads(args.event.read_text(encoding="utf-8"))
@@ -59,11 +84,21 @@ def main() -> int:
         seed(s3, event, output_bucket)
     module, init_seconds = import_handler_module(environment)
     print(f"Init: {init_seconds:.2f} s", file=sys.stderr)
-    result = invoke(module, event)
+    try:
+        result = invoke(module, event)
+    except UnsupportedEventError as error:
+        print(f"invoke: {error}", file=sys.stderr)
+        return 2
     print(json.dumps(result, indent=2, ensure_ascii=False))
-    for done in result["succeeded"]:
-        print_result_text(s3, output_bucket, done["output_key"])
-    return 1 if result["failed"] else 0
+    for _, key in named_objects(event):
+        for suffix in (".txt", ".error.json"):
+            with contextlib.suppress(s3.exceptions.NoSuchKey):
+                print_result_text(s3, output_bucket, key + suffix)
+    # A direct event lists failures; an SQS batch lists the messages to retry; Batch Operations
+    # answers each task.
+    failed = result.get("failed") or result.get("batchItemFailures")
+    answers = result.get("results", [])
+    return 1 if failed or any(a.get("resultCode") != "Succeeded" for a in answers) else 0
 
 
 if __name__ == "__main__":

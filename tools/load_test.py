@@ -274,7 +274,7 @@ class FakeEngine:
     ) -> Recognition:
         """The text depends on the bytes only (options such as a scale or a language are
         accepted and ignored)."""
-        return Recognition(fake_text(data, image_format), 1, image_format, not self.licensed)
+        return Recognition((fake_text(data, image_format),), image_format, not self.licensed)
 
 
 class EngineMeter:

@@ -26,12 +26,15 @@ LOCAL_PATHS = {
 LOCAL_OVERRIDES = ("OCR_LICENSE_PATH", "OUTPUT_BUCKET")
 
 
-def local_environment(output_bucket: str, engine: str | None = None) -> dict[str, str]:
+def local_environment(
+    output_bucket: str, engine: str | None = None, queue_url: str = ""
+) -> dict[str, str]:
     """template.yaml's environment for the engine (default: OCR_ENGINE, else the template's),
-    with this machine's paths: what `make demo`, `make invoke`, `make redrive LOCAL=1` and
-    `make load` run the handler with."""
+    with this machine's paths: what `make demo`, `make invoke`, `make up` and `make load` run
+    the handler with. Without a queue, long documents are recognized in one go."""
     parameters = {"OcrEngine": engine} if engine else engine_parameters()
-    environment = function_environment({"OutputBucket": output_bucket}, parameters)
+    resources = {"OutputBucket": output_bucket, "IngestQueue": queue_url}
+    environment = function_environment(resources, parameters)
     for name, default in LOCAL_PATHS.items():
         environment[name] = os.environ.get(name) or str(default)
     environment.update({name: os.environ[name] for name in LOCAL_OVERRIDES if name in os.environ})

@@ -114,6 +114,26 @@ def ycck_jpeg(page: Image.Image) -> bytes:
     return data[:transform_at] + b"\x02" + data[transform_at + 1 :]
 
 
+def page_lines(number: int) -> tuple[str, ...]:
+    """The text of page `number` of `render_document`'s documents: each page says which it is."""
+    return (f"Page {number} of the long report", f"Section {number} closes here")
+
+
+def render_document(page_count: int, image_format: str = "TIFF") -> bytes:
+    """A long document whose every page says which it is (`page_lines`): grey, compressed,
+    about 5 KB a page, so tests and the load run can send hundreds of pages."""
+    pages = [
+        Image.open(io.BytesIO(render_lines(page_lines(n), width=620, font_size=28))).convert("L")
+        for n in range(1, page_count + 1)
+    ]
+    options: dict[str, Any] = (
+        {"compression": "tiff_deflate"} if image_format == "TIFF" else {"resolution": 150.0}
+    )
+    buffer = io.BytesIO()
+    pages[0].save(buffer, image_format, save_all=True, append_images=pages[1:], **options)
+    return buffer.getvalue()
+
+
 def blank_png(width: int, height: int) -> bytes:
     """A white 1-bit PNG of any size that stays tiny on disk (a decompression bomb),
     written directly so even 20000x20000 takes a moment, not a minute."""

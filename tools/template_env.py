@@ -14,6 +14,9 @@ import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 _NO_VALUE = object()
+# Resources a local run may not have: without an ingest queue, the function recognizes long
+# documents in one go instead of sending page tasks to it.
+OPTIONAL_RESOURCES = {"IngestQueue": ""}
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -57,7 +60,9 @@ def function_environment(
     document = template if template is not None else load_template()
     properties = document["Resources"][function]["Properties"]
     variables = properties.get("Environment", {}).get("Variables", {})
-    resolver = _Resolver(document, _parameters(document, parameters), resources)
+    resolver = _Resolver(
+        document, _parameters(document, parameters), {**OPTIONAL_RESOURCES, **resources}
+    )
     environment = {}
     for name, raw in variables.items():
         value = resolver.resolve(raw)

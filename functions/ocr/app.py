@@ -1,4 +1,5 @@
-"""Lambda entry point: S3 `ObjectCreated` event in, one UTF-8 .txt per object out.
+"""Lambda entry point: S3 uploads in (through SQS, or any shape event_shapes.py accepts), one
+UTF-8 .txt per object out.
 
 This module only wires things. Everything below the handler is created once, at import time,
 which is Lambda's Init phase: the configuration is validated, the OCR engine that OCR_ENGINE
@@ -13,13 +14,14 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from ocr_service import engines
 from ocr_service.config import load_settings
-from ocr_service.pipeline import OcrPipeline, RetryableRecordsError
+from ocr_service.fanout import SqsTaskQueue
+from ocr_service.invocation import EventRouter
+from ocr_service.pipeline import OcrPipeline, Splitter
 from ocr_service.recognition import DocumentRecognizer
 from ocr_service.storage import S3ObjectStore
 from ocr_service.telemetry import Telemetry
@@ -39,6 +41,7 @@ logger.info(
         "output_bucket": settings.output_bucket,
         "limits": asdict(settings.limits),
         "max_image_side": settings.max_image_side,
+        "pages_per_task": settings.pages_per_task if settings.task_queue_url else None,
         "outputs": sorted(settings.outputs),
         "language": settings.language,
         "language_by_prefix": settings.language_by_prefix,
@@ -58,35 +61,36 @@ if not engine.licensed:
     )
 
 # Standard retry mode backs off on throttling; timeouts stay well inside the function's own.
-s3_client = boto3.client(
-    "s3", config=Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=30)
+client_config = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=30)
+s3_client = boto3.client("s3", config=client_config)
+# Long documents go back to the ingest queue as page tasks; without a queue (a direct
+# invocation, `make invoke`) they are recognized in one go.
+splitter = (
+    Splitter(
+        SqsTaskQueue(boto3.client("sqs", config=client_config), settings.task_queue_url),
+        settings.pages_per_task,
+    )
+    if settings.task_queue_url
+    else None
 )
 telemetry = Telemetry(metrics, tracer)
-pipeline = OcrPipeline(
-    DocumentRecognizer.configured(engine, settings),
-    S3ObjectStore(s3_client),
-    settings.output_bucket,
-    telemetry=telemetry,
-    outputs=settings.outputs,
+router = EventRouter(
+    OcrPipeline(
+        DocumentRecognizer.configured(engine, settings),
+        S3ObjectStore(s3_client),
+        settings.output_bucket,
+        telemetry=telemetry,
+        outputs=settings.outputs,
+        splitter=splitter,
+    )
 )
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@event_source(data_class=S3Event)
-def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
-    """Recognize every object of the event; raise only when a retry could help."""
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Recognize every object the event names; see ocr_service/invocation.py for how each
+    event shape is answered, and when the invocation raises."""
     telemetry.trial_mode(unlicensed=not engine.licensed)
-    result = pipeline.process_event(event, context.get_remaining_time_in_millis)
-    logger.info(
-        "event done",
-        extra={
-            "succeeded": len(result.succeeded),
-            "skipped": len(result.skipped),
-            "failed": len(result.failed),
-        },
-    )
-    if result.retryable:
-        raise RetryableRecordsError(result)
-    return result.as_dict()
+    return router.handle(event, context)

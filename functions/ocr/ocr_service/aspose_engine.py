@@ -23,6 +23,7 @@ from .engine import (
     PAGE_SEPARATOR,
     Line,
     MissingModelError,
+    PageRange,
     Recognition,
     SpeedModel,
     StartupTimings,
@@ -117,7 +118,9 @@ class AsposeEngine:
         image_format: ImageFormat,
         scale: float | None = None,
         language: str | None = None,
+        *,
         preprocessing: Preprocessing = NO_PREPROCESSING,
+        pages: PageRange | None = None,
     ) -> Recognition:
         """Recognize every page of an image or document (see `formats.identify`), resized by
         `scale` first if given (the engine's own filter: no decoding in Python), in `language`
@@ -132,7 +135,10 @@ class AsposeEngine:
             ImageFormat.PDF: ocr.InputType.PDF,
         }.get(image_format, ocr.InputType.SINGLE_IMAGE)
         ocr_input = ocr.OcrInput(input_type, self._filters(scale, preprocessing))
-        ocr_input.add(io.BytesIO(data))  # a stream: no temporary file
+        if pages is None or input_type == ocr.InputType.SINGLE_IMAGE:
+            ocr_input.add(io.BytesIO(data))  # a stream: no temporary file
+        else:
+            ocr_input.add(io.BytesIO(data), pages.first - 1, pages.count)  # counted from 0
         try:
             settings = ocr.RecognitionSettings()
             settings.upscale_small_font = preprocessing.upscale_small_font
@@ -140,7 +146,7 @@ class AsposeEngine:
             if language is not None:
                 settings.language = getattr(ocr.Language, language)
             results = self._api.recognize(ocr_input, settings)
-            pages = list(results)
+            recognized = list(results)
         except RuntimeError as error:  # every engine-side failure surfaces as RuntimeError
             missing = _MISSING_MODEL.search(str(error))
             if missing:
@@ -153,11 +159,15 @@ class AsposeEngine:
                 f"the engine could not read this {image_format.value.upper()} data: {error}",
             ) from error
         return Recognition(
-            text=PAGE_SEPARATOR.join(str(page.recognition_text) for page in pages),
-            page_count=len(pages),
+            # A form feed inside a page's text would read as a page break: make it a newline.
+            page_texts=tuple(
+                str(page.recognition_text).replace(PAGE_SEPARATOR, "\n") for page in recognized
+            ),
             image_format=image_format,
-            trial_limited=any(TRIAL_WARNING in str(w) for page in pages for w in page.warnings),
-            lines=tuple(_lines(page) for page in pages),
+            trial_limited=any(
+                TRIAL_WARNING in str(w) for page in recognized for w in page.warnings
+            ),
+            lines=tuple(_lines(page) for page in recognized),
             native=results,
         )
 
@@ -190,7 +200,7 @@ def _lines(page: Any) -> tuple[Line, ...]:
             y=int(line.line.y),
             width=int(line.line.width),
             height=int(line.line.height),
-            confidence=float(line.confidence),  # already 0..1
+            confidence=float(line.confidence),  # the engine's own score (0 in trial mode)
         )
         for line in page.recognition_lines_result
     )

@@ -68,8 +68,12 @@ class Limits:
 DEFAULT_LIMITS = Limits(
     max_object_bytes=50 * 1024 * 1024,
     max_pixels=40_000_000,  # a 12-megapixel photo fits three times; 20000x20000 does not
-    max_pages=50,
+    # Long documents are split into page tasks (OCR_PAGES_PER_TASK), so the limit is about
+    # what a user may send at all; Textract's asynchronous API stops at 3,000.
+    max_pages=2_000,
 )
+# Measured (README, "Long documents"): pages per page-range task of a long document.
+DEFAULT_PAGES_PER_TASK = 10
 
 
 # Image-quality filters the engine applies before recognition, by our name -> the engine's.
@@ -144,6 +148,9 @@ class Settings:
     language_by_prefix: dict[str, str]
     """Key prefix -> language, for objects without an `ocr-language` metadata value."""
     engine: EngineSettings
+    task_queue_url: str = ""
+    """Where long documents' page tasks go (the ingest queue); empty: recognized in one go."""
+    pages_per_task: int = DEFAULT_PAGES_PER_TASK
 
 
 def _flag(environ: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:
@@ -287,9 +294,12 @@ def load_settings(
         problems.append(f"OCR_LANGUAGE_BY_PREFIX: {error}")
         language_by_prefix = {}
     engine = _engine_settings(environ, problems)
+    pages_per_task = _positive_int(environ, "OCR_PAGES_PER_TASK", DEFAULT_PAGES_PER_TASK, problems)
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return Settings(
+        task_queue_url=environ.get("OCR_TASK_QUEUE_URL", "").strip(),
+        pages_per_task=pages_per_task,
         output_bucket=output_bucket,
         limits=limits,
         max_image_side=max_image_side,

@@ -26,15 +26,15 @@ class Line:
     width: int
     height: int
     confidence: float
-    """From 0 to 1, as the engine estimates it (Aspose reports 0 in trial mode)."""
+    """As the engine estimates it: Tesseract's 0..100 scaled to 0..1; Aspose's own score (0 in
+    trial mode)."""
 
 
 @dataclass(frozen=True)
 class Recognition:
-    """The text of one object, pages in order, separated by form feeds."""
+    """The text of one object's pages, in order."""
 
-    text: str
-    page_count: int
+    page_texts: tuple[str, ...]
     image_format: ImageFormat
     trial_limited: bool
     """The engine cut the text because it runs without a license (Aspose only)."""
@@ -42,6 +42,15 @@ class Recognition:
     """Each page's lines, in order."""
     native: Any = field(default=None, repr=False, compare=False)
     """What the engine needs to export the same recognition again (the searchable PDF)."""
+
+    @property
+    def text(self) -> str:
+        """The pages separated by form feeds (no page's own text holds one)."""
+        return PAGE_SEPARATOR.join(self.page_texts)
+
+    @property
+    def page_count(self) -> int:
+        return len(self.page_texts)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,21 @@ class SpeedModel:
     seconds_per_megapixel: float
     pdf_page_megapixels: float
     """What one PDF page costs: its size is unknown until the engine renders it."""
+
+
+@dataclass(frozen=True, order=True)
+class PageRange:
+    """Pages `first` to `last` of a document, counted from 1, both included."""
+
+    first: int
+    last: int
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
 
 
 NO_PREPROCESSING = Preprocessing(filters=(), upscale_small_font=False, auto_invert=True)
@@ -112,10 +136,13 @@ class OcrEngine(Protocol):
         image_format: ImageFormat,
         scale: float | None = None,
         language: str | None = None,
+        *,
         preprocessing: Preprocessing = NO_PREPROCESSING,
+        pages: PageRange | None = None,
     ) -> Recognition:
-        """Every page of an image or document, resized by `scale` first if given, in
-        `language` (a name `languages.resolve` returned; the engine's default if None).
+        """Every page of an image or document (or of `pages` only, for TIFF and PDF), resized
+        by `scale` first if given, in `language` (a name `languages.resolve` returned; the
+        engine's default if None).
 
         Raises MissingModelError when the language needs data that is not installed, and
         formats.UnreadableInputError when the engine cannot read the data."""

@@ -1,42 +1,37 @@
-"""Turn each record of an S3 event into exactly one result in the output bucket.
+"""Turn each object an event names into exactly one result in the output bucket.
 
-Every record is handled on its own and ends in one of three ways:
+Every object is handled on its own and ends in one of three ways:
 - succeeded: `<key>.txt` holds the text;
 - failed permanently (missing, empty, not an image, corrupt, over a limit): `<key>.error.json`
   says why, and nothing is retried;
 - failed transiently (S3 throttling, 5xx, network, not enough time left): nothing is written,
-  the other records still run, then the invocation raises `RetryableRecordsError` so Lambda's
-  asynchronous retries (and, after them, the on-failure queue) take over.
-A record whose result already records the same source version is skipped: S3 delivers events
-at least once, and retries re-deliver the records that had succeeded.
+  the other objects still run, and the caller has it retried (the queue redelivers that message
+  alone; a direct invocation raises).
+An object whose result already records the same source version is skipped: events arrive at
+least once. A long document is split into page-range tasks (fanout.py); each task writes its
+part, and the task that completes the set assembles the document's results.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from urllib.parse import unquote_plus
+from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes import S3Event
-from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .engine import PAGE_SEPARATOR, OcrEngine, Recognition, SpeedModel
+from .documents import failure_record, json_bytes, pages_of, sidecar_document
+from .engine import PAGE_SEPARATOR, OcrEngine, SpeedModel
+from .event_shapes import ObjectRef
+from .fanout import PageTask, Parts, TaskQueue, merge_pdfs, plan
 from .formats import ImageFormat, UnreadableInputError
 from .image_info import ImageInfo
+from .outcomes import Failed, InvocationResult, Outcome, Skipped, Succeeded, log_outcome
 from .recognition import DocumentRecognizer
-from .results import (
-    Published,
-    ResultKeys,
-    ResultWriter,
-    SourceVersion,
-    long_key_error_key,
-    result_keys,
-)
+from .results import Published, ResultKeys, ResultWriter, SourceVersion, long_key_error_key
+from .results import result_keys as keys_for
 from .storage import (
     JSON_CONTENT_TYPE,
     PDF_CONTENT_TYPE,
@@ -44,6 +39,7 @@ from .storage import (
     ObjectStore,
     ObjectTooLargeError,
     PreconditionFailedError,
+    SourceObject,
     SourceUnavailableError,
 )
 from .telemetry import NoTelemetry, PipelineTelemetry, WorkDone
@@ -54,106 +50,22 @@ logger = Logger(child=True)
 # and a fixed allowance for I/O.
 IO_ALLOWANCE_S = 5.0
 SAFETY_FACTOR = 2.0
+_STORAGE_ERRORS = (ClientError, BotoCoreError, PreconditionFailedError)
 
 RemainingMillis = Callable[[], int]
 
 
 @dataclass(frozen=True)
-class ObjectRef:
-    """Which object a record is about, with its key already URL-decoded."""
+class Clock:
+    """The time left in this invocation, and what a fresh invocation has in all."""
 
-    bucket: str
-    key: str
-    version_id: str | None
-    etag: str
-    event_name: str
+    remaining_ms: RemainingMillis
+    budget_ms: int
 
     @classmethod
-    def from_record(cls, record: S3EventRecord) -> ObjectRef:
-        """Decode the key as S3 encodes it in events: `+` is a space, then %XX as UTF-8."""
-        s3_object = record.s3.get_object
-        return cls(
-            bucket=record.s3.bucket.name,
-            key=unquote_plus(s3_object.key, encoding="utf-8", errors="replace"),
-            version_id=s3_object.version_id,
-            etag=s3_object.etag.strip('"'),
-            event_name=record.event_name,
-        )
-
-
-@dataclass(frozen=True)
-class Succeeded:
-    bucket: str
-    key: str
-    version_id: str | None
-    output_key: str
-    pages: int
-    characters: int
-    input_bytes: int
-    recognition_seconds: float
-
-
-@dataclass(frozen=True)
-class Skipped:
-    bucket: str
-    key: str
-    version_id: str | None
-    reason: str
-    """duplicate (already has its result) or superseded (a newer upload owns the result)."""
-
-
-@dataclass(frozen=True)
-class Failed:
-    bucket: str
-    key: str
-    version_id: str | None
-    reason: str
-    """A stable code: object-missing, empty-object, unsupported-format, too-large, ..."""
-    message: str
-    retryable: bool
-    record_key: str | None = None
-    """Where the failure record was written (permanent failures)."""
-
-
-Outcome = Succeeded | Skipped | Failed
-
-
-@dataclass
-class InvocationResult:
-    """What became of each record, in event order."""
-
-    succeeded: list[Succeeded] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    failed: list[Failed] = field(default_factory=list)
-
-    @property
-    def retryable(self) -> list[Failed]:
-        return [failure for failure in self.failed if failure.retryable]
-
-    def add(self, outcome: Outcome) -> None:
-        if isinstance(outcome, Succeeded):
-            self.succeeded.append(outcome)
-        elif isinstance(outcome, Skipped):
-            self.skipped.append(outcome)
-        else:
-            self.failed.append(outcome)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "records": len(self.succeeded) + len(self.skipped) + len(self.failed),
-            "succeeded": [asdict(s) for s in self.succeeded],
-            "skipped": [asdict(s) for s in self.skipped],
-            "failed": [asdict(f) for f in self.failed],
-        }
-
-
-class RetryableRecordsError(RuntimeError):
-    """Some records hit transient errors; raising lets Lambda retry the event."""
-
-    def __init__(self, result: InvocationResult) -> None:
-        keys = ", ".join(f"s3://{f.bucket}/{f.key} ({f.reason})" for f in result.retryable)
-        super().__init__(f"{len(result.retryable)} record(s) failed transiently: {keys}")
-        self.result = result
+    def starting(cls, remaining_ms: RemainingMillis | None) -> Clock:
+        remaining = remaining_ms or (lambda: 1 << 62)
+        return cls(remaining, remaining())
 
 
 class PermanentRecordError(Exception):
@@ -184,6 +96,29 @@ def estimated_seconds(info: ImageInfo, speed: SpeedModel) -> float:
     return IO_ALLOWANCE_S + SAFETY_FACTOR * (1.0 + speed.seconds_per_megapixel * megapixels)
 
 
+@dataclass(frozen=True)
+class Publication:
+    """An object's results, each made only when its output is configured."""
+
+    text: str
+    page_count: int
+    language: str
+    sidecar: Callable[[], Mapping[str, object]]
+    pdf: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class Splitter:
+    """Where long documents' page tasks go, and how many pages a task gets."""
+
+    queue: TaskQueue
+    pages_per_task: int
+
+    def splits(self, info: ImageInfo) -> bool:
+        multi_page = info.image_format in (ImageFormat.TIFF, ImageFormat.PDF)
+        return multi_page and info.pages > self.pages_per_task
+
+
 class OcrPipeline:
     """Recognize S3 objects with one engine and write their results to one output bucket."""
 
@@ -195,6 +130,7 @@ class OcrPipeline:
         *,
         telemetry: PipelineTelemetry | None = None,
         outputs: frozenset[str] = frozenset({"txt"}),
+        splitter: Splitter | None = None,
     ) -> None:
         self._outputs = outputs
         self._recognizer = recognizer
@@ -204,100 +140,100 @@ class OcrPipeline:
         self._results = ResultWriter(store, output_bucket)
         self._output_bucket = output_bucket
         self._limits = recognizer.limits
-
-    def process_event(
-        self, event: S3Event, remaining_ms: RemainingMillis | None = None
-    ) -> InvocationResult:
-        """Handle every record of the event; one record's failure never stops the others."""
-        refs = [ObjectRef.from_record(record) for record in event.records]
-        return self.process_refs(refs, remaining_ms)
+        self._splitter = splitter
 
     def process_refs(
-        self, refs: Iterable[ObjectRef], remaining_ms: RemainingMillis | None = None
+        self, refs: Iterable[ObjectRef], remaining_ms: RemainingMillis | Clock | None = None
     ) -> InvocationResult:
-        clock = remaining_ms or (lambda: 1 << 62)
-        budget_ms = clock()  # what a fresh invocation has: more can never be available
+        """Handle every object; one object's failure never stops the others."""
+        clock = remaining_ms if isinstance(remaining_ms, Clock) else Clock.starting(remaining_ms)
         result = InvocationResult()
         for ref in refs:
-            with (
-                logger.append_context_keys(
-                    # "null" is S3's own version ID for objects in unversioned buckets.
-                    bucket=ref.bucket,
-                    key=ref.key,
-                    version_id=ref.version_id or "null",
-                ),
-                self._telemetry.span("object", key=ref.key) as annotate,
-            ):
-                outcome = self._process_one(ref, clock, budget_ms)
-                annotate("outcome", type(outcome).__name__.lower())
-                _log(outcome)
-                self._report(outcome)
-            result.add(outcome)
+            work = functools.partial(self._one, ref, clock)
+            result.add(self._observed(ref.bucket, ref.key, ref.version_id, work))
         return result
+
+    def process_task(self, task: PageTask, clock: Clock) -> Outcome:
+        """Recognize one page range of a long document; assemble it if it is the last."""
+        source = task.source
+        return self._observed(
+            source.bucket, source.key, source.version_id, lambda: self._task(task, clock)
+        )
+
+    def _observed(
+        self, bucket: str, key: str, version_id: str | None, work: Callable[[], Outcome]
+    ) -> Outcome:
+        # "null" is S3's own version ID for objects in unversioned buckets.
+        with (
+            logger.append_context_keys(bucket=bucket, key=key, version_id=version_id or "null"),
+            self._telemetry.span("object", key=key) as annotate,
+        ):
+            outcome = work()
+            annotate("outcome", type(outcome).__name__.lower())
+            log_outcome(outcome)
+            self._report(outcome)
+        return outcome
 
     def _report(self, outcome: Outcome) -> None:
         if isinstance(outcome, Succeeded):
-            self._telemetry.succeeded(
-                WorkDone(
-                    outcome.input_bytes,
-                    outcome.pages,
-                    outcome.recognition_seconds,
-                    outcome.characters,
-                )
+            work = WorkDone(
+                outcome.input_bytes, outcome.pages, outcome.recognition_seconds, outcome.characters
             )
+            self._telemetry.succeeded(work)
         elif isinstance(outcome, Skipped):
             self._telemetry.skipped()
         else:
             self._telemetry.failed(outcome.reason, outcome.retryable)
 
-    def _process_one(self, ref: ObjectRef, clock: RemainingMillis, budget_ms: int) -> Outcome:
+    def _one(self, ref: ObjectRef, clock: Clock) -> Outcome:
         source = SourceVersion(ref.bucket, ref.key, ref.etag, ref.version_id)
+        if not ref.is_upload:
+            # A deletion, restore or expiry: there is nothing to recognize or answer for.
+            return Skipped(ref.bucket, ref.key, ref.version_id, "not-an-upload")
         try:
             keys = self._check_record(ref)
             if self._results.recorded_result(source) is not None:
                 return Skipped(ref.bucket, ref.key, ref.version_id, "duplicate")
-            return self._recognize_and_publish(ref, keys, clock, budget_ms)
+            return self._recognize_and_publish(ref, keys, clock)
         except PermanentRecordError as error:
-            return self._fail_permanently(ref, error.source or source, error.reason, str(error))
+            return self._fail_permanently(error.source or source, error.reason, str(error))
         except TransientRecordError as error:
             return Failed(ref.bucket, ref.key, ref.version_id, error.reason, str(error), True)
-        except (ClientError, BotoCoreError, PreconditionFailedError) as error:
+        except _STORAGE_ERRORS as error:
             return Failed(ref.bucket, ref.key, ref.version_id, "storage-error", str(error), True)
 
     def _check_record(self, ref: ObjectRef) -> ResultKeys:
         """Refuse records this function must not process; return where the result goes."""
-        if not ref.event_name.startswith("ObjectCreated:"):
-            raise PermanentRecordError(
-                "not-an-upload",
-                f"event {ref.event_name!r} is not an object creation; nothing to do",
-            )
         if ref.bucket == self._output_bucket:
             # A trigger on the output bucket would recognize our own results forever.
             raise PermanentRecordError(
                 "output-is-input",
                 f"the object is in the output bucket {ref.bucket!r}; refusing to process results",
             )
-        keys = result_keys(ref.key)
+        keys = keys_for(ref.key)
         if keys is None:
             raise PermanentRecordError(
                 "key-too-long", "the key is too long to add a result suffix within S3's limit"
             )
         return keys
 
-    def _recognize_and_publish(
-        self, ref: ObjectRef, keys: ResultKeys, clock: RemainingMillis, budget_ms: int
-    ) -> Outcome:
-        if clock() < IO_ALLOWANCE_S * 1000:
+    def _download(
+        self, bucket: str, key: str, version_id: str | None, clock: Clock
+    ) -> SourceObject:
+        if clock.remaining_ms() < IO_ALLOWANCE_S * 1000:
             raise TransientRecordError("insufficient-time", "too little time left to start")
         try:
             with self._telemetry.span("download"):
-                source_object = self._store.get_object(
-                    ref.bucket, ref.key, ref.version_id, self._limits.max_object_bytes
+                return self._store.get_object(
+                    bucket, key, version_id, self._limits.max_object_bytes
                 )
         except SourceUnavailableError as error:
             raise PermanentRecordError("object-missing", str(error)) from error
         except ObjectTooLargeError as error:
             raise PermanentRecordError("too-large", str(error)) from error
+
+    def _recognize_and_publish(self, ref: ObjectRef, keys: ResultKeys, clock: Clock) -> Outcome:
+        source_object = self._download(ref.bucket, ref.key, ref.version_id, clock)
         # What was read may be newer than what the event announced (an unversioned key was
         # overwritten): results are about what was read, and it may already have one.
         source = SourceVersion(
@@ -307,20 +243,37 @@ class OcrPipeline:
             return Skipped(ref.bucket, ref.key, source.version_id, "duplicate")
         try:
             examined = self._recognizer.examine(source_object.body)
-            self._check_time(examined.info, clock, budget_ms)
-            language = self._recognizer.language_for(ref.key, source_object.metadata)
+            if self._splitter is not None and self._splitter.splits(examined.info):
+                return self._split(source, examined.info.pages)
+            self._check_time(examined.info, clock)
+            language = self._recognizer.language_for(ref.key, source_object.metadata).name
             started = time.perf_counter()
             with self._telemetry.span("recognize", format=examined.info.image_format.value):
-                recognition = self._recognizer.recognize(examined, language.name)
-            recognition_seconds = time.perf_counter() - started
-        except UnreadableInputError as error:
-            raise PermanentRecordError(error.reason, str(error), source) from error
-        except PermanentRecordError as error:  # from the time check
-            raise PermanentRecordError(error.reason, str(error), source) from error
+                recognition = self._recognizer.recognize(examined, language)
+            seconds = time.perf_counter() - started
+        except (UnreadableInputError, PermanentRecordError) as error:
+            reason = getattr(error, "reason", "unreadable-image")
+            raise PermanentRecordError(reason, str(error), source) from error
         if recognition.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
         with self._telemetry.span("upload"):
-            published = self._publish(source, keys, recognition, language.name)
+            published = self._publish(
+                source,
+                keys,
+                Publication(
+                    recognition.text,
+                    recognition.page_count,
+                    language,
+                    lambda: sidecar_document(
+                        source,
+                        pages_of(recognition),
+                        language,
+                        self._engine,
+                        recognition.trial_limited,
+                    ),
+                    lambda: self._engine.searchable_pdf(recognition),
+                ),
+            )
         if published is not Published.WRITTEN:
             return Skipped(ref.bucket, ref.key, source.version_id, published.value)
         return Succeeded(
@@ -331,29 +284,144 @@ class OcrPipeline:
             recognition.page_count,
             len(recognition.text),
             len(source_object.body),
-            round(recognition_seconds, 3),
+            round(seconds, 3),
         )
 
+    def _split(self, source: SourceVersion, page_count: int) -> Outcome:
+        assert self._splitter is not None
+        per_task = self._splitter.pages_per_task
+        tasks = [
+            PageTask(source, pages, page_count, per_task) for pages in plan(page_count, per_task)
+        ]
+        self._splitter.queue.send([task.body() for task in tasks])
+        logger.info(
+            "document split into page tasks", extra={"pages": page_count, "tasks": len(tasks)}
+        )
+        return Skipped(source.bucket, source.key, source.version_id, "split-into-page-tasks")
+
+    def _task(self, task: PageTask, clock: Clock) -> Outcome:
+        source = task.source
+
+        def skipped(reason: str) -> Skipped:
+            return Skipped(source.bucket, source.key, source.version_id, reason)
+
+        keys = keys_for(source.key)
+        if keys is None or self._results.recorded_result(source) is not None:
+            return skipped("duplicate")
+        parts = Parts(self._store, self._output_bucket, source)
+        try:
+            if not parts.has(task.pages):  # a redelivery finds its part written already
+                done = self._recognize_range(task, parts, clock)
+                if done is not None:
+                    return done
+            # Every task looks; the one that finds the set complete and wins the claim
+            # assembles (a claim older than the function's timeout is taken over).
+            if not parts.complete(task.ranges) or not parts.claim(clock.budget_ms / 1000):
+                return skipped("part-written")
+            return self._assemble(task, keys, parts)
+        except TransientRecordError as error:
+            reason, message = error.reason, str(error)
+        except _STORAGE_ERRORS as error:
+            reason, message = "storage-error", str(error)
+        return Failed(source.bucket, source.key, source.version_id, reason, message, True)
+
+    def _recognize_range(self, task: PageTask, parts: Parts, clock: Clock) -> Outcome | None:
+        """Write the range's part (or its failure); an outcome when there is nothing to write."""
+        source = task.source
+        try:
+            source_object = self._download(source.bucket, source.key, source.version_id, clock)
+            if source_object.etag != source.etag:  # overwritten: the newer upload owns the key
+                return Skipped(source.bucket, source.key, source.version_id, "superseded")
+            examined = self._recognizer.examine(source_object.body)
+            range_info = ImageInfo(
+                examined.info.image_format,
+                examined.info.width,
+                examined.info.height,
+                task.pages.count,
+            )
+            self._check_time(range_info, clock)
+            language = self._recognizer.language_for(source.key, source_object.metadata).name
+            with self._telemetry.span("recognize", format=examined.info.image_format.value):
+                recognition = self._recognizer.recognize(examined, language, pages=task.pages)
+        except (UnreadableInputError, PermanentRecordError) as error:
+            parts.write_failure(
+                task.pages, getattr(error, "reason", "unreadable-image"), str(error)
+            )
+            return None
+        pdf = self._engine.searchable_pdf(recognition) if "pdf" in self._outputs else None
+        part = {
+            "language": language,
+            "trial_limited": recognition.trial_limited,
+            "input_bytes": len(source_object.body),
+            "pages": pages_of(recognition, task.pages.first),
+        }
+        parts.write(task.pages, part, pdf)
+        return None
+
+    def _assemble(self, task: PageTask, keys: ResultKeys, parts: Parts) -> Outcome:
+        source = task.source
+        assembled = parts.read(task.ranges, with_pdf="pdf" in self._outputs)
+        if failures := [part for part in assembled if part.failed]:
+            details = [part.document for part in failures]
+            message = "; ".join(
+                f"pages {part.pages}: {part.document['reason']} ({part.document['message']})"
+                for part in failures
+            )
+            outcome: Outcome = self._fail_permanently(
+                source, str(details[0]["reason"]), message, {"failed_pages": details}
+            )
+        else:
+            pages = [page for part in assembled for page in part.document["pages"]]
+            first = assembled[0].document
+            language, trial_limited = str(first["language"]), bool(first["trial_limited"])
+            published = self._publish(
+                source,
+                keys,
+                Publication(
+                    PAGE_SEPARATOR.join(str(page["text"]) for page in pages),
+                    len(pages),
+                    language,
+                    lambda: sidecar_document(source, pages, language, self._engine, trial_limited),
+                    lambda: merge_pdfs([part.pdf or b"" for part in assembled]),
+                ),
+            )
+            outcome = (
+                Skipped(source.bucket, source.key, source.version_id, published.value)
+                if published is not Published.WRITTEN
+                else Succeeded(
+                    source.bucket,
+                    source.key,
+                    source.version_id,
+                    keys.text,
+                    len(pages),
+                    sum(len(str(page["text"])) for page in pages) + len(pages) - 1,
+                    int(first.get("input_bytes", 0)),
+                    0.0,
+                )
+            )
+        parts.delete()
+        return outcome
+
     def _publish(
-        self, source: SourceVersion, keys: ResultKeys, recognition: Recognition, language: str
+        self, source: SourceVersion, keys: ResultKeys, publication: Publication
     ) -> Published:
         """The optional outputs first, the .txt last: the .txt marks the object done."""
         metadata = {
             "ocr-engine": self._engine.name,
             "engine-version": self._engine.version,
             "engine-licensed": "true" if self._engine.licensed else "false",
-            "page-count": str(recognition.page_count),
-            "ocr-language": language,
+            "page-count": str(publication.page_count),
+            "ocr-language": publication.language,
         }
         outputs: list[tuple[str, Callable[[], bytes], str]] = []
         if "json" in self._outputs:
-            document = sidecar_document(source, recognition, language, self._engine)
-            outputs.append((keys.json, lambda: _json_bytes(document), JSON_CONTENT_TYPE))
+            sidecar = publication.sidecar
+            outputs.append((keys.json, lambda: json_bytes(sidecar()), JSON_CONTENT_TYPE))
         if "pdf" in self._outputs:
-            outputs.append(
-                (keys.pdf, lambda: self._engine.searchable_pdf(recognition), PDF_CONTENT_TYPE)
-            )
-        outputs.append((keys.text, lambda: recognition.text.encode("utf-8"), TEXT_CONTENT_TYPE))
+            outputs.append((keys.pdf, publication.pdf, PDF_CONTENT_TYPE))
+        text = publication.text
+        outputs.append((keys.text, lambda: text.encode("utf-8"), TEXT_CONTENT_TYPE))
+        published = Published.WRITTEN
         for key, body, content_type in outputs:
             published = self._results.publish(
                 source,
@@ -367,48 +435,39 @@ class OcrPipeline:
                 return published
         return published
 
-    def _check_time(self, info: ImageInfo, clock: RemainingMillis, budget_ms: int) -> None:
+    def _check_time(self, info: ImageInfo, clock: Clock) -> None:
         needed_ms = int(estimated_seconds(info, self._engine.speed) * 1000)
-        if needed_ms > budget_ms:
+        if needed_ms > clock.budget_ms:
             raise PermanentRecordError(
                 "exceeds-time-limit",
                 f"recognizing this needs about {needed_ms / 1000:.0f} s, more than the "
-                f"function's {budget_ms / 1000:.0f} s: raise its Timeout or split the document",
+                f"function's {clock.budget_ms / 1000:.0f} s: raise its Timeout or split the "
+                "document (OCR_PAGES_PER_TASK)",
             )
-        if needed_ms > clock():
+        if needed_ms > clock.remaining_ms():
             raise TransientRecordError(
                 "insufficient-time",
-                f"about {needed_ms / 1000:.0f} s needed, {clock() / 1000:.0f} s left: "
-                "retrying in a fresh invocation",
+                f"about {needed_ms / 1000:.0f} s needed, {clock.remaining_ms() / 1000:.0f} s "
+                "left: retrying in a fresh invocation",
             )
 
     def _fail_permanently(
-        self, ref: ObjectRef, source: SourceVersion, reason: str, message: str
+        self,
+        source: SourceVersion,
+        reason: str,
+        message: str,
+        details: Mapping[str, object] | None = None,
     ) -> Failed | Skipped:
-        failed = Failed(ref.bucket, ref.key, ref.version_id, reason, message, False)
-        if reason in ("not-an-upload", "output-is-input"):
+        failed = Failed(source.bucket, source.key, source.version_id, reason, message, False)
+        if reason == "output-is-input":
             return failed  # not an upload of ours: there is nothing to answer for
-        keys = result_keys(ref.key)
-        record_key = keys.error if keys else long_key_error_key(ref.key)
-        record = {
-            "reason": reason,
-            "message": message,
-            "retryable": False,
-            "source": {
-                "bucket": ref.bucket,
-                "key": ref.key,
-                "etag": source.etag,
-                "version_id": source.version_id,
-            },
-            "ocr_engine": self._engine.name,
-            "engine_version": self._engine.version,
-            "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+        keys = keys_for(source.key)
+        record_key = keys.error if keys else long_key_error_key(source.key)
         try:
             published = self._results.publish(
                 source,
                 record_key,
-                _json_bytes(record),
+                json_bytes(failure_record(source, reason, message, self._engine, details)),
                 content_type=JSON_CONTENT_TYPE,
                 metadata={
                     "failure-reason": reason,
@@ -417,80 +476,14 @@ class OcrPipeline:
                 },
                 replaces=[keys.text, keys.json, keys.pdf] if keys else [],
             )
-        except (ClientError, BotoCoreError, PreconditionFailedError) as error:
-            return Failed(ref.bucket, ref.key, ref.version_id, "storage-error", str(error), True)
+        except _STORAGE_ERRORS as error:
+            return Failed(
+                source.bucket, source.key, source.version_id, "storage-error", str(error), True
+            )
         if published is not Published.WRITTEN:
             # The object changed meanwhile (its newer event answers for it), or the same
             # version's record was just written by a concurrent duplicate.
-            return Skipped(ref.bucket, ref.key, source.version_id, published.value)
-        return Failed(ref.bucket, ref.key, ref.version_id, reason, message, False, record_key)
-
-
-def _json_bytes(document: Mapping[str, object]) -> bytes:
-    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
-
-
-def sidecar_document(
-    source: SourceVersion, recognition: Recognition, language: str, engine: OcrEngine
-) -> dict[str, object]:
-    """The JSON sidecar: pages, their lines, bounding boxes (pixels) and confidence."""
-    return {
-        "source": {
-            "bucket": source.bucket,
-            "key": source.key,
-            "etag": source.etag,
-            "version_id": source.version_id,
-        },
-        "ocr_engine": engine.name,
-        "engine_version": engine.version,
-        "language": language,
-        "trial_limited": recognition.trial_limited,
-        "pages": [
-            {
-                "number": number,
-                "text": text,
-                "lines": [
-                    {
-                        "text": line.text,
-                        "box": {
-                            "x": line.x,
-                            "y": line.y,
-                            "width": line.width,
-                            "height": line.height,
-                        },
-                        "confidence": line.confidence,
-                    }
-                    for line in lines
-                ],
-            }
-            for number, (text, lines) in enumerate(
-                zip(recognition.text.split(PAGE_SEPARATOR), recognition.lines, strict=False),
-                start=1,
-            )
-        ],
-    }
-
-
-def _log(outcome: Outcome) -> None:
-    if isinstance(outcome, Succeeded):
-        logger.info(
-            "object recognized",
-            extra={
-                "outcome": "succeeded",
-                "output_key": outcome.output_key,
-                "pages": outcome.pages,
-                "characters": outcome.characters,
-            },
-        )
-    elif isinstance(outcome, Skipped):
-        logger.info("object skipped", extra={"outcome": "skipped", "reason": outcome.reason})
-    elif outcome.retryable:
-        logger.warning(
-            "object failed transiently; the event will be retried",
-            extra={"outcome": "retry", "reason": outcome.reason, "error": outcome.message},
-        )
-    else:
-        logger.error(
-            "object failed",
-            extra={"outcome": "failed", "reason": outcome.reason, "error": outcome.message},
+            return Skipped(source.bucket, source.key, source.version_id, published.value)
+        return Failed(
+            source.bucket, source.key, source.version_id, reason, message, False, record_key
         )

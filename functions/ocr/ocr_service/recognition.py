@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .config import Limits, Preprocessing, Settings
-from .engine import NO_PREPROCESSING, MissingModelError, OcrEngine, Recognition
+from .engine import NO_PREPROCESSING, MissingModelError, OcrEngine, PageRange, Recognition
 from .formats import UnreadableInputError, identify
 from .image_info import ImageInfo, inspect_image
 from .languages import DEFAULT_LANGUAGE, LanguageChoice, LanguagePolicy, UnknownLanguageError
@@ -81,7 +81,9 @@ class DocumentRecognizer:
         except UnknownLanguageError as error:
             raise UnreadableInputError("unknown-language", str(error)) from error
 
-    def recognize(self, examined: Examined, language: str) -> Recognition:
+    def recognize(
+        self, examined: Examined, language: str, pages: PageRange | None = None
+    ) -> Recognition:
         """Recognize an examined input; raise UnreadableInputError when the engine cannot.
 
         Whatever the engine, the input is normalised first (EXIF orientation, colour modes a
@@ -92,7 +94,12 @@ class DocumentRecognizer:
         )
         try:
             return self.engine.recognize(
-                data, image_format, self._scale(examined.info), language, self._preprocessing
+                data,
+                image_format,
+                self._scale(examined.info),
+                language,
+                preprocessing=self._preprocessing,
+                pages=pages,
             )
         except MissingModelError as error:
             raise UnreadableInputError("model-missing", str(error)) from error

@@ -74,6 +74,8 @@ class ObjectStore(Protocol):
 
     def delete_object(self, bucket: str, key: str) -> None: ...
 
+    def list_keys(self, bucket: str, prefix: str) -> list[str]: ...
+
 
 def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
@@ -166,3 +168,8 @@ class S3ObjectStore:
 
     def delete_object(self, bucket: str, key: str) -> None:
         self._client.delete_object(Bucket=bucket, Key=key)
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        """Every key under `prefix` (the role may list only the parts prefix)."""
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]

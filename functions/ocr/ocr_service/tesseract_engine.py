@@ -28,6 +28,7 @@ from .engine import (
     EngineSetupError,
     Line,
     MissingModelError,
+    PageRange,
     Recognition,
     SpeedModel,
     StartupTimings,
@@ -137,20 +138,21 @@ class TesseractEngine:
         image_format: ImageFormat,
         scale: float | None = None,
         language: str | None = None,
+        *,
         preprocessing: Preprocessing = NO_PREPROCESSING,
+        pages: PageRange | None = None,
     ) -> Recognition:
         language = language or self._default
         if missing := self.languages.missing(language):
             raise self._missing(language, missing)
-        pages = decode_pages(data, image_format, self._max_page_pixels)
+        decoded = decode_pages(data, image_format, self._max_page_pixels, pages)
 
         def one(page: Image) -> _PageResult:
             return self._recognize_page(page, scale, language, preprocessing)
 
-        results = list(self._in_page_order(pages, one))
+        results = list(self._in_page_order(decoded, one))
         return Recognition(
-            text=PAGE_SEPARATOR.join(result.text for result in results),
-            page_count=len(results),
+            page_texts=tuple(result.text for result in results),
             image_format=image_format,
             trial_limited=False,
             lines=tuple(result.lines for result in results),

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .config import Preprocessing
+from .engine import PageRange
 from .formats import ImageFormat, UnreadableInputError
 from .normalize import normalize_image
 
@@ -36,25 +37,32 @@ _SKEW_SAMPLE_SIDE = 800  # pixels: enough for the line structure, small enough t
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError)
 
 
-def decode_pages(data: bytes, image_format: ImageFormat, max_pixels: int) -> Iterator[Image]:
-    """Each page of the input, decoded lazily in order; UnreadableInputError when a page
-    cannot be decoded."""
+def decode_pages(
+    data: bytes, image_format: ImageFormat, max_pixels: int, pages: PageRange | None = None
+) -> Iterator[Image]:
+    """Each page of the input (or of `pages` only), decoded lazily in order;
+    UnreadableInputError when a page cannot be decoded."""
+    numbers = range(pages.first - 1, pages.last) if pages else None  # counted from 0
     if image_format is ImageFormat.PDF:
-        yield from _pdf_pages(data, max_pixels)
+        yield from _pdf_pages(data, max_pixels, numbers)
         return
     from PIL import Image, ImageSequence  # noqa: PLC0415
 
     try:
         with Image.open(io.BytesIO(data)) as image:
             frames = ImageSequence.Iterator(image) if image_format is ImageFormat.TIFF else [image]
-            for frame in frames:
+            for number, frame in enumerate(frames):
+                if numbers is not None and number not in numbers:
+                    if number >= numbers.stop:
+                        break
+                    continue
                 frame.load()
                 yield frame.copy()
     except (*_DECODE_ERRORS, Image.DecompressionBombError) as error:
         raise _unreadable(image_format, error) from error
 
 
-def _pdf_pages(data: bytes, max_pixels: int) -> Iterator[Image]:
+def _pdf_pages(data: bytes, max_pixels: int, numbers: range | None) -> Iterator[Image]:
     import pypdfium2  # noqa: PLC0415
 
     try:
@@ -62,7 +70,10 @@ def _pdf_pages(data: bytes, max_pixels: int) -> Iterator[Image]:
     except pypdfium2.PdfiumError as error:
         raise _unreadable(ImageFormat.PDF, error) from error
     try:
-        for index in range(len(document)):
+        every = range(len(document))
+        for index in (
+            every if numbers is None else range(numbers.start, min(numbers.stop, len(every)))
+        ):
             page = document[index]
             width, height = page.get_size()  # points
             scale = PDF_DPI / _POINTS_PER_INCH

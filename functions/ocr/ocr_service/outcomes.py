@@ -1,0 +1,110 @@
+"""What became of each record: the outcomes, the event's report, and the one log line that
+ends each object's work. The pipeline decides outcomes; this module only describes them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from aws_lambda_powertools import Logger
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    bucket: str
+    key: str
+    version_id: str | None
+    output_key: str
+    pages: int
+    characters: int
+    input_bytes: int
+    recognition_seconds: float
+
+
+@dataclass(frozen=True)
+class Skipped:
+    bucket: str
+    key: str
+    version_id: str | None
+    reason: str
+    """duplicate (already has its result) or superseded (a newer upload owns the result)."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    bucket: str
+    key: str
+    version_id: str | None
+    reason: str
+    """A stable code: object-missing, empty-object, unsupported-format, too-large, ..."""
+    message: str
+    retryable: bool
+    record_key: str | None = None
+    """Where the failure record was written (permanent failures)."""
+
+
+Outcome = Succeeded | Skipped | Failed
+
+
+@dataclass
+class InvocationResult:
+    """What became of each record, in event order."""
+
+    succeeded: list[Succeeded] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
+
+    @property
+    def retryable(self) -> list[Failed]:
+        return [failure for failure in self.failed if failure.retryable]
+
+    def add(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Succeeded):
+            self.succeeded.append(outcome)
+        elif isinstance(outcome, Skipped):
+            self.skipped.append(outcome)
+        else:
+            self.failed.append(outcome)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "records": len(self.succeeded) + len(self.skipped) + len(self.failed),
+            "succeeded": [asdict(s) for s in self.succeeded],
+            "skipped": [asdict(s) for s in self.skipped],
+            "failed": [asdict(f) for f in self.failed],
+        }
+
+
+class RetryableRecordsError(RuntimeError):
+    """Some records hit transient errors; raising lets Lambda retry the event."""
+
+    def __init__(self, result: InvocationResult) -> None:
+        keys = ", ".join(f"s3://{f.bucket}/{f.key} ({f.reason})" for f in result.retryable)
+        super().__init__(f"{len(result.retryable)} record(s) failed transiently: {keys}")
+        self.result = result
+
+
+def log_outcome(outcome: Outcome) -> None:
+    if isinstance(outcome, Succeeded):
+        logger.info(
+            "object recognized",
+            extra={
+                "outcome": "succeeded",
+                "output_key": outcome.output_key,
+                "pages": outcome.pages,
+                "characters": outcome.characters,
+            },
+        )
+    elif isinstance(outcome, Skipped):
+        logger.info("object skipped", extra={"outcome": "skipped", "reason": outcome.reason})
+    elif outcome.retryable:
+        logger.warning(
+            "object failed transiently; the event will be retried",
+            extra={"outcome": "retry", "reason": outcome.reason, "error": outcome.message},
+        )
+    else:
+        logger.error(
+            "object failed",
+            extra={"outcome": "failed", "reason": outcome.reason, "error": outcome.message},
+        )
