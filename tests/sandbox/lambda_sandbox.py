@@ -793,7 +793,7 @@ def summarize_attempts(attempts: Sequence[WriteAttempt] | None) -> dict[str, Any
 
 def run_sandbox(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     """Everything after the re-exec into the namespaces; return the report and exit status."""
-    from tools.events import Upload, encode_key, s3_put_event
+    from tools.events import Upload, encode_key, s3_put_event, sqs_event
     from tools.samples import render_lines
 
     staging: Path = args.staging_dir
@@ -838,7 +838,10 @@ def run_sandbox(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
             )
             etag = put["ETag"].strip('"')
             uploads.append(Upload(INPUT_BUCKET, encode_key(spec.key), len(image), etag))
-        events = [s3_put_event([upload], region=REGION) for upload in uploads]
+        # As the deployed stack delivers them: S3's notification inside an SQS message.
+        events = [
+            sqs_event([json.dumps(s3_put_event([upload], region=REGION))]) for upload in uploads
+        ]
         environment = lambda_environment(config, endpoint)
 
         before = snapshot(root.path)
