@@ -44,6 +44,7 @@ help:
 	@echo "make build [TESSERACT_LANGUAGES='eng rus']   sam build (no Docker; both engines' layers) and check Lambda's size limit per engine"
 	@echo "make invoke EVENT=events/s3-put.json [SEED=1]   run the handler on an event (Docker-free)"
 	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
+	@echo "make up [ENGINE=aspose|tesseract] [WORKERS=2] [BATCH=N] [VISIBILITY=S] [FAKE=1]   the deployed flow locally, in the foreground: S3+SQS on http://127.0.0.1:5000, queue -> worker processes"
 	@echo "make redrive STACK=<name> [DRY_RUN=1] [RATE=N] [LOCAL=1 [MAX=N]]   move the dead-letter queue back to the ingest queue (SQS's redrive; LOCAL=1: receive/send/delete, for moto)"
 	@echo "make backfill STACK=<name> [PREFIX=...] [RATE=50] [RESTART=1] [MAX=N] [DRY_RUN=1] [LOCAL=1]   enqueue objects already in the input bucket (resumable)"
 	@echo "make load [LOAD_OBJECTS=300] [FAKE=1]   uploads through a local S3+SQS and the real handler; checks every result"
@@ -93,6 +94,9 @@ invoke: setup
 
 local-s3: setup
 	$(VENV)/bin/moto_server -H 127.0.0.1 -p 5000
+
+up: setup
+	$(PY) -m tools.local_stack $(if $(ENGINE),--engine $(ENGINE)) $(if $(WORKERS),--workers $(WORKERS)) $(if $(BATCH),--batch-size $(BATCH)) $(if $(VISIBILITY),--visibility-timeout $(VISIBILITY)) $(if $(FAKE),--fake-engine)
 
 redrive: setup
 	@test -n "$(STACK)$(LOCAL)" || { echo "usage: make redrive STACK=<stack name> [DRY_RUN=1] [RATE=N]   (or LOCAL=1 [MAX=N]: AWS_ENDPOINT_URL's ocr-ingest-dlq -> ocr-ingest, or the stack's queues with STACK)" >&2; exit 2; }
