@@ -13,6 +13,7 @@ from ocr_service.engine import PageRange, Recognition, SpeedModel, StartupTiming
 from ocr_service.formats import ImageFormat
 from ocr_service.image_info import inspect_image
 from ocr_service.languages import AsposeLanguages
+from ocr_service.tesseract_engine import TESSERACT_SPEED
 
 MULTI_PAGE = (ImageFormat.TIFF, ImageFormat.PDF)
 
@@ -30,6 +31,12 @@ def fake_page_text(data: bytes, image_format: ImageFormat, page: int) -> str:
 def fake_document_text(data: bytes, image_format: ImageFormat, page_count: int) -> str:
     """A whole multi-page document's text, pages separated by a form feed."""
     return "\f".join(fake_page_text(data, image_format, n) for n in range(1, page_count + 1))
+
+
+def speed_of(engine: str) -> SpeedModel:
+    """The speed model of the engine the fake stands in for: the function's time checks
+    (estimate against the engine's Timeout) then decide as they would for that engine."""
+    return TESSERACT_SPEED if engine == "tesseract" else ASPOSE_SPEED
 
 
 @dataclass
