@@ -47,7 +47,7 @@ help:
 	@echo "make up [ENGINE=aspose|tesseract] [WORKERS=2] [BATCH=N] [VISIBILITY=S] [FAKE=1]   the deployed flow locally, in the foreground: S3+SQS on http://127.0.0.1:5000, queue -> worker processes"
 	@echo "make redrive STACK=<name> [DRY_RUN=1] [RATE=N] [LOCAL=1 [MAX=N]]   move the dead-letter queue back to the ingest queue (SQS's redrive; LOCAL=1: receive/send/delete, for moto)"
 	@echo "make backfill STACK=<name> [PREFIX=...] [RATE=50] [RESTART=1] [MAX=N] [DRY_RUN=1] [LOCAL=1]   enqueue objects already in the input bucket (resumable)"
-	@echo "make load [LOAD_OBJECTS=300] [FAKE=1]   uploads through a local S3+SQS and the real handler; checks every result"
+	@echo "make load [LOAD_OBJECTS=300] [LONG=2] [ENGINE=aspose|tesseract] [WORKERS=2] [BATCH=N] [FAKE=1]   uploads through the make-up topology (worker processes, SQS retries, DLQ), long documents too; checks every result"
 	@echo "make bench [SAMPLES=../shared/ocr-samples]   speed, memory and cost, side by side (tables + bench/results/*.json)"
 	@echo "make lint      ruff and mypy --strict"
 	@echo "make deploy    sam deploy --guided"
@@ -107,7 +107,7 @@ backfill: setup
 	$(PY) -m tools.backfill $(if $(STACK),--stack $(STACK),--local) $(if $(PREFIX),--prefix '$(PREFIX)') $(if $(RATE),--rate $(RATE)) $(if $(RESTART),--restart) $(if $(MAX),--max $(MAX)) $(if $(DRY_RUN),--dry-run)
 
 load: setup
-	$(PY) -m tools.load_test --objects $(or $(LOAD_OBJECTS),300) $(if $(FAKE),--fake-engine) $(if $(JSON),--json $(JSON))
+	$(PY) -m tools.load_test --objects $(or $(LOAD_OBJECTS),300) $(if $(LONG),--long-documents $(LONG)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(WORKERS),--workers $(WORKERS)) $(if $(BATCH),--batch-size $(BATCH)) $(if $(VISIBILITY),--visibility-timeout $(VISIBILITY)) $(if $(FAKE),--fake-engine) $(if $(JSON),--json $(JSON))
 
 bench: setup
 	$(PY) -m bench.bench $(if $(SAMPLES),--samples $(SAMPLES))

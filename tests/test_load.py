@@ -1,4 +1,5 @@
-"""`make load` (tools/load_test.py): the mechanics with the fake engine, and the verifier itself."""
+"""`make load` (tools/load_test.py) on the local topology: the mechanics with the fake engine,
+and the verifier itself."""
 
 from __future__ import annotations
 
@@ -16,25 +17,26 @@ from tools.load_test import (
     ERROR_SUFFIX,
     TEXT_SUFFIX,
     Expectation,
-    Invocation,
     OutputObject,
+    PlannedObject,
     build_plan,
-    redelivery_problems,
+    duplicate_problems,
+    recognitions,
     verify,
 )
 
 
-def test_fake_engine_run_accounts_for_every_object_and_event(tmp_path: Path) -> None:
+def test_fake_engine_run_accounts_for_every_object_and_message(tmp_path: Path) -> None:
     report_path = tmp_path / "load.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OCR_"))}
-    args = ["--objects", "40", "--fake-engine", "--json", str(report_path), "--timeout", "120"]
+    args = ["--objects", "40", "--fake-engine", "--json", str(report_path), "--timeout", "150"]
     done = subprocess.run(
         [sys.executable, "-m", "tools.load_test", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
         check=False,
     )
 
@@ -43,34 +45,47 @@ def test_fake_engine_run_accounts_for_every_object_and_event(tmp_path: Path) -> 
     counts = report["counts"]
     assert report["ok"] and report["mismatches"] == [] and counts["mismatches"] == 0
     # every object has exactly one result, of the kind its last upload deserves
-    assert counts["input_objects"] == 40
+    assert counts["input_objects"] == 42 and counts["long_documents"] == 2
     assert counts["txt_outputs"] == counts["expected_txt"] > 0
     assert counts["error_json_outputs"] == counts["expected_error_json"] > 0
-    assert counts["txt_outputs"] + counts["error_json_outputs"] == 40
+    assert counts["txt_outputs"] + counts["error_json_outputs"] == 42
     assert counts["other_outputs"] == 0
     assert report["failure_reasons"] == report["expected_failure_reasons"]
     assert set(report["failure_reasons"]) == set(BAD_KINDS.values())
-    # every upload was notified once and invoked; re-deliveries and retries came on top
-    assert counts["uploads"] == 40 + counts["changed_objects"] == counts["notifications"]
-    assert counts["invocations"] == (
-        counts["notifications"] + counts["redeliveries"] + counts["retries"]
+    # every upload was notified and delivered; duplicates, page tasks and retries came on top
+    assert counts["test_events"] == 1
+    assert counts["upload_deliveries"] == (
+        counts["uploads"] + counts["duplicates_sent"] + counts["retries"]
     )
-    assert counts["redeliveries"] > 0 and counts["duplicates_skipped"] > 0
-    assert counts["retries"] == counts["faults_injected"] > 0
-    assert counts["failed_after_retries"] == 0
-    assert report["notes"]["test_events"] == 0  # drained before the uploads
-    once = {p.key for p in build_plan(40) if len(p.versions) == 1}
-    for call in report["invocations"]:
-        if call["delivery"] == "redelivery" and call["key"] in once:
-            assert (call["outcome"], call["engine_calls"]) == ("skipped:duplicate", 0)
-    assert (tmp_path / "load.log").stat().st_size > 0  # the handler's logs, not the console
+    tasks = sum(-(-pages // 10) for pages in _long_pages(build_plan(40)))
+    assert counts["page_task_deliveries"] == tasks
+    assert (
+        counts["duplicates_sent"] > 0 and counts["duplicates_skipped"] >= counts["duplicates_sent"]
+    )
+    assert counts["retries"] == counts["faults_injected"] == counts["failed_deliveries"] > 0
+    assert counts["dead_letters"] == 0 and counts["worker_restarts"] == 0
+    assert report["notes"]["uploaded_once_but_written_more_than_once"] == []
+    assert (tmp_path / "load" / "function.log").stat().st_size > 0  # the function's logs
+    assert (tmp_path / "load" / "poller.log").stat().st_size > 0  # one JSON line per batch
+
+
+def _long_pages(plan: list[PlannedObject]) -> list[int]:
+    return [p.final.pages for p in plan if p.final.kind in ("long-tiff", "long-pdf")]
 
 
 def test_plan_covers_every_bad_input_change_and_key_style() -> None:
     plan = build_plan(40)
 
-    assert len({p.key for p in plan}) == 40
-    assert {v.kind for p in plan for v in p.versions} == {"good", "webp", *BAD_KINDS}
+    assert len({p.key for p in plan}) == 42
+    assert {v.kind for p in plan for v in p.versions} == {
+        "good",
+        "webp",
+        "long-tiff",
+        "long-pdf",
+        *BAD_KINDS,
+    }
+    assert all(25 <= pages <= 40 for pages in _long_pages(plan))
+    assert any(p.duplicate and len(p.versions) == 1 for p in plan)
     assert all(p.key.endswith(".webp") for p in plan if p.versions[0].kind == "webp")
     changed = [p for p in plan if p.change]
     assert {
@@ -159,20 +174,25 @@ def test_verifier_reports_every_kind_of_doctored_listing() -> None:
     assert problems(moved, inputs, outputs) == {("a/scan 1.png", "input-etag")}
 
 
-def test_a_redelivery_that_did_the_work_again_is_reported() -> None:
+def test_a_duplicate_that_did_the_work_again_is_reported() -> None:
     plan = build_plan(40)
-    once = next(p.key for p in plan if len(p.versions) == 1)
-    changed = next(p.key for p in plan if p.change)
+    once = next(p.key for p in plan if p.duplicate and len(p.versions) == 1)
 
-    def call(key: str, outcome: str, engine_calls: int) -> Invocation:
-        return Invocation(key, "etag", "redelivery", 1, 0.1, engine_calls, outcome)
+    def written(*messages: str) -> dict[str, int]:
+        return recognitions(
+            [{"message": m, "key": once, "outcome": m.split()[-1]} for m in messages]
+        )
 
-    assert redelivery_problems([call(once, "skipped:duplicate", 0)], plan) == []
-    assert [m.problem for m in redelivery_problems([call(once, "succeeded", 1)], plan)] == [
-        "redelivery-not-skipped"
-    ]
-    assert [m.problem for m in redelivery_problems([call(once, "skipped:duplicate", 1)], plan)] == [
-        "redelivery-not-skipped"
-    ]
-    # a changed object's older event may legitimately be answered with the newer content
-    assert redelivery_problems([call(changed, "succeeded", 1)], plan) == []
+    assert duplicate_problems(plan, written("object recognized", "object skipped"), {once}) == []
+    twice = written("object recognized", "object recognized")
+    assert [m.problem for m in duplicate_problems(plan, twice, {once})] == ["duplicate-not-skipped"]
+    # a permanent failure written twice counts too; a transient one (retried) does not
+    failed = recognitions(
+        [
+            {"message": "object failed", "key": once, "outcome": "failed"},
+            {"message": "object failed", "key": once, "outcome": "failed"},
+            {"message": "object failed transiently", "key": once, "outcome": "retry"},
+        ]
+    )
+    assert failed[once] == 2
+    assert duplicate_problems(plan, twice, set()) == []  # not sent twice: not checked here

@@ -1,42 +1,44 @@
-"""`make load`: many uploads, a real S3 endpoint, the real handler, at-least-once delivery.
+"""`make load`: many uploads through the local topology (`make up`), the real handler in worker
+processes, at-least-once delivery, and a check of every result.
 
-Starts moto's S3 and SQS on loopback (`ThreadedMotoServer`), creates an input and an output
-bucket and configures the input bucket to notify an SQS queue on `s3:ObjectCreated:*`: moto
-sends the event S3 would, one per upload, and that queue is the trigger. Then, at the same time:
+Starts the topology of tools/local_stack in this process (moto's S3 and SQS in their own
+process, the buckets, the ingest queue with its redrive policy to the dead-letter queue, the
+input bucket notifying the queue, an SQS event source mapping stand-in and `--workers` worker
+processes, each its own Init of app.py). Then, at the same time:
 - a few threads upload `--objects` objects: small rendered text labels (about 400x200, PNG, one
   in 20 as WEBP, which the function converts), a fixed share of bad inputs (empty, text named
-  .png, truncated PNG, 1x1 PNG), keys with spaces, `+` and non-ASCII characters, and a share
-  uploaded twice with changed content: half at once, half only after the first version's result
-  exists (the result must then be replaced);
-- a trigger loop plays Lambda: it imports the real handler with the environment template.yaml
-  declares (Init), receives the notifications and invokes `lambda_handler` once per event,
-  delivers about 10% of the events a second time (S3 delivers at least once; those must be
-  skipped as duplicates), and re-invokes an event whose invocation raised, at most twice, as
-  Lambda's asynchronous retries do. A few GetObject calls fail once on purpose so that path runs.
-At the end both buckets are listed: every input object must have exactly one result (`.txt` xor
-`.error.json`) recording its current ETag, with the failure reason its content deserves, and
-nothing else may be in the output bucket. Prints a table, writes JSON, exits 1 on any mismatch.
+  .png, truncated PNG, 1x1 PNG), keys with spaces, `+` and non-ASCII characters, a share
+  uploaded twice with changed content (half at once, half only after the first version's result
+  exists: the result must then be replaced), and `--long-documents` multi-page TIFFs and PDFs of
+  25-40 pages, which the function fans out as page tasks through the same queue;
+- about 10% of the uploads get their notification sent a second time once their result exists
+  (S3 delivers at least once): the function must skip them as duplicates;
+- the first GetObject of a few objects fails (a fault armed for the workers): their message is
+  reported in batchItemFailures and delivered again after the visibility timeout.
+When everything is uploaded and the queue is empty, both buckets are listed: every input object
+must have exactly one result (`.txt` xor `.error.json`) recording its current ETag, with the
+failure reason its content deserves (the fake engine's exact text, and every page of a long
+document in order), nothing else may be in the output bucket, nothing may be left in the
+dead-letter queue, and no object uploaded once may have been recognized twice. Prints a table,
+writes JSON (the per-batch records are in the stack's poller.log beside it), exits 1 on any
+mismatch.
 
-    python -m tools.load_test [--objects 300] [--fake-engine] [--json PATH] [--timeout 1800]
+    python -m tools.load_test [--objects 300] [--engine aspose|tesseract] [--workers 2]
+        [--batch-size N] [--visibility-timeout S] [--long-documents 2] [--fake-engine]
+        [--json PATH] [--timeout 1800]
 
-Nothing leaves 127.0.0.1: the endpoint is always the local server and the credentials are fake.
-`--fake-engine` replaces the OCR engine with a fast fake, so the mechanics run in seconds.
-The handler's log lines and metrics go to a .log next to the JSON. Mind what this does not
-model: moto's events carry no versionId or sequencer (the input bucket is unversioned, as by
-default), moto sends the notification synchronously inside PutObject, and the S3 server runs in
-this process, so while the real engine holds the GIL the uploads pause too. `--workers N`
-invokes from N threads sharing one Init (one engine); in Lambda, concurrent invocations get
-separate execution environments.
+Nothing leaves 127.0.0.1: the endpoint is a local server on a free port, the credentials fake.
+`--fake-engine` replaces the OCR engine with a fast fake, so the mechanics run in seconds. The
+function's logs, the poller's JSON lines and moto's log go to a directory next to the JSON.
+Mind what this does not model: moto's events carry no versionId or sequencer (the input bucket
+is unversioned, as by default), and moto sends the notification synchronously inside PutObject.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
 import io
 import json
-import logging
 import os
 import platform
 import random
@@ -45,38 +47,33 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
-from unittest import mock
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote
 
-import boto3
-from botocore.exceptions import EndpointConnectionError
-from moto.server import ThreadedMotoServer
 from PIL import Image
 
-from ocr_service import engines
-from ocr_service.aspose_engine import ASPOSE_SPEED
-from ocr_service.engine import Recognition, SpeedModel, StartupTimings
 from ocr_service.formats import ImageFormat
-from ocr_service.languages import AsposeLanguages
-from tools.local_run import import_handler_module, invoke, local_environment
-from tools.samples import render_lines
+from tools.events import Upload, encode_key, s3_put_event
+from tools.local_stack import faults, settings, topology
+from tools.local_stack.fake_engine import fake_document_text, fake_text
+from tools.local_stack.faults import Faults
+from tools.local_stack.poller import BatchRecord
+from tools.local_stack.stack import LocalStack, StackOptions
+from tools.samples import render_document, render_lines
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
-INPUT_BUCKET = "load-test-input"
-OUTPUT_BUCKET = "load-test-output"
-QUEUE_NAME = "load-test-ocr-trigger"
-REGION = "us-east-1"
+INPUT_BUCKET = settings.INPUT_BUCKET
+OUTPUT_BUCKET = settings.OUTPUT_BUCKET
 TEXT_SUFFIX = ".txt"
 ERROR_SUFFIX = ".error.json"
 
@@ -84,17 +81,17 @@ MIN_OBJECTS = 20
 BAD_SHARE = 0.10  # of the objects, cycling through BAD_KINDS (at least one of each)
 CHANGED_SHARE = 0.10  # uploaded twice with other content (at least one of each transition)
 FAULT_SHARE = 0.03  # whose first GetObject fails once, as S3 or the network sometimes does
-REDELIVERY_SHARE = 0.10  # of the events, delivered a second time
-MAX_RETRIES = 2  # Lambda's default for asynchronous invocations
-RETRY_DELAYS_S = (1, 2)  # Lambda waits about 1 and 2 minutes; seconds show the same thing
+DUPLICATE_SHARE = 0.10  # of the objects uploaded once, whose notification comes twice
 UPLOAD_THREADS = 4
-RECEIVE_WAIT_S = 1
-VISIBILITY_TIMEOUT_S = 900  # longer than any invocation: a message is deleted when done
-IDLE_GRACE_S = 30.0  # after the last upload, how long to wait for a missing notification
-POLL_S = 0.2
+POLL_S = 0.5
 PROGRESS_EVERY_S = 15.0
 LABEL_WIDTH, LABEL_FONT = 400, 20  # four lines: about 400x212 pixels
 MIN_CHANGED = 6  # two timings x three transitions
+LONG_PAGES = (25, 40)
+# Long enough for the slowest batch (a task of OCR_PAGES_PER_TASK pages) on a busy machine, and
+# short enough that a retried message comes back within the run. The template's own (six times
+# the function's Timeout) would hold a retry for 30 or 90 minutes.
+VISIBILITY_TIMEOUT_S = {"fake": 5, "tesseract": 60, "aspose": 180}
 
 # What each bad input must end as: the failure reason in its .error.json.
 BAD_KINDS: dict[str, str] = {
@@ -105,6 +102,8 @@ BAD_KINDS: dict[str, str] = {
 }
 GOOD = "good"  # a rendered label as PNG
 WEBP = "webp"  # a rendered label as WEBP: the engine cannot read it, the function converts it
+LONG_TIFF, LONG_PDF = "long-tiff", "long-pdf"  # multi-page documents, fanned out by pages
+LONG_FORMATS = {LONG_TIFF: ImageFormat.TIFF, LONG_PDF: ImageFormat.PDF}
 WEBP_EVERY = 20  # of the objects uploaded once
 TRANSITIONS = ((GOOD, GOOD), (GOOD, "bad"), ("bad", GOOD))
 KEY_STYLES = (
@@ -139,10 +138,11 @@ class Version:
     """One upload of an object."""
 
     kind: str
-    """GOOD, WEBP, or one of BAD_KINDS."""
+    """GOOD, WEBP, LONG_TIFF, LONG_PDF, or one of BAD_KINDS."""
     body: bytes
     label: str | None = None
     """The first line of a rendered label ("Label 0042 rev 1")."""
+    pages: int = 1
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,8 @@ class PlannedObject:
     once the first version's result exists."""
     fault: bool = False
     """Its first GetObject fails once with a connection error (a transient failure)."""
+    duplicate: bool = False
+    """Its notification is sent again once its result exists."""
 
     @property
     def final(self) -> Version:
@@ -185,9 +187,20 @@ def bad_version(kind: str, serial: int, revision: int) -> Version:
     raise ValueError(f"unknown kind {kind!r}")
 
 
-def build_plan(objects: int, seed: int = 1) -> list[PlannedObject]:
+def long_document(index: int, rng: random.Random) -> PlannedObject:
+    """A TIFF (even index) or PDF of 25-40 pages whose page N says "Page N of the long report"."""
+    kind = LONG_TIFF if index % 2 == 0 else LONG_PDF
+    pages = rng.randint(*LONG_PAGES)
+    image_format = LONG_FORMATS[kind].value.upper()
+    body = render_document(pages, image_format)
+    ext = "tif" if kind == LONG_TIFF else "pdf"
+    return PlannedObject(f"load/long/report {index:02d}.{ext}", (Version(kind, body, None, pages),))
+
+
+def build_plan(objects: int, seed: int = 1, long_documents: int = 2) -> list[PlannedObject]:
     """The objects to upload, deterministic for a seed. Every bad kind, a WEBP, both change
-    timings and every change transition appear at least once."""
+    timings and every change transition appear at least once; `long_documents` multi-page
+    documents (TIFF and PDF by turns) come on top of `objects`."""
     if objects < MIN_OBJECTS:
         raise ValueError(f"at least {MIN_OBJECTS} objects are needed for every case")
     rng = random.Random(seed)
@@ -196,9 +209,12 @@ def build_plan(objects: int, seed: int = 1) -> list[PlannedObject]:
     n_bad = max(len(BAD_KINDS), round(objects * BAD_SHARE))
     n_changed = max(MIN_CHANGED, round(objects * CHANGED_SHARE))
     n_faults = max(1, round(objects * FAULT_SHARE))
+    n_duplicates = max(1, round(objects * DUPLICATE_SHARE))
     bad = {serial: index for index, serial in enumerate(order[:n_bad])}
     changed = {serial: index for index, serial in enumerate(order[n_bad : n_bad + n_changed])}
-    faults = set(order[n_bad + n_changed : n_bad + n_changed + n_faults])
+    once = order[n_bad + n_changed :]
+    faults_at = set(once[:n_faults])
+    duplicates = set(once[n_faults : n_faults + n_duplicates]) | set(order[:1])  # and a bad one
     kinds = list(BAD_KINDS)
     plan = []
     for serial in range(objects):
@@ -222,7 +238,10 @@ def build_plan(objects: int, seed: int = 1) -> list[PlannedObject]:
             versions = (label_image(serial, 1, rng, kind),)
         ext = "webp" if versions[0].kind == WEBP else "png"
         key = KEY_STYLES[serial % len(KEY_STYLES)].format(n=serial, ext=ext)
-        plan.append(PlannedObject(key, versions, change, serial in faults))
+        plan.append(PlannedObject(key, versions, change, serial in faults_at, serial in duplicates))
+    for index in range(long_documents):
+        document = long_document(index, rng)
+        plan.append(PlannedObject(document.key, document.versions, duplicate=index == 0))
     return plan
 
 
@@ -247,285 +266,7 @@ class Uploads:
             return etags[0] if etags else None
 
 
-# --- the engine --------------------------------------------------------------------------
-
-
-def fake_text(data: bytes, image_format: ImageFormat) -> str:
-    """What the fake engine "recognizes": unique per content, so a stale result shows."""
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    return f"fake text of {len(data)} bytes of {image_format.value}, sha256 {digest}: ünïcödé ✓"
-
-
-@dataclass
-class FakeEngine:
-    """A fast OcrEngine for --fake-engine (the pipeline's guards run as usual)."""
-
-    name: str = "fake"
-    version: str = "0.0-load-test-fake"
-    licensed: bool = False
-    timings: StartupTimings = field(default_factory=lambda: StartupTimings(0, 0, 0, 0, 0))
-    languages: AsposeLanguages = field(
-        default_factory=lambda: AsposeLanguages({"LATIN", "ENG", "DEU", "FRA", "RUS", "UKR"})
-    )
-    speed: SpeedModel = ASPOSE_SPEED
-
-    def recognize(
-        self, data: bytes, image_format: ImageFormat, *_: object, **__: object
-    ) -> Recognition:
-        """The text depends on the bytes only (options such as a scale or a language are
-        accepted and ignored)."""
-        return Recognition((fake_text(data, image_format),), image_format, not self.licensed)
-
-
-class EngineMeter:
-    """Counts and times the engine's calls, per thread too (to attribute them to invocations)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self.calls = 0
-        self.seconds: list[float] = []
-
-    def thread_calls(self) -> int:
-        return int(getattr(self._local, "calls", 0))
-
-    @contextlib.contextmanager
-    def attached(self, engine: Any) -> Iterator[None]:
-        original = type(engine).recognize
-
-        def recognize(this: Any, *args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return original(this, *args, **kwargs)
-            finally:
-                self._local.calls = self.thread_calls() + 1
-                with self._lock:
-                    self.calls += 1
-                    self.seconds.append(time.perf_counter() - started)
-
-        with mock.patch.object(type(engine), "recognize", recognize):
-            yield
-
-
-class FaultInjector:
-    """botocore hook: the first GetObject of each chosen key fails with a connection error."""
-
-    def __init__(self, keys: set[str]) -> None:
-        self._lock = threading.Lock()
-        self._pending = set(keys)
-        self.injected: list[str] = []
-
-    def __call__(self, params: dict[str, Any], **_: Any) -> None:
-        key = params.get("Key")
-        with self._lock:
-            if params.get("Bucket") != INPUT_BUCKET or key not in self._pending:
-                return
-            self._pending.discard(key)
-            self.injected.append(key)
-        raise EndpointConnectionError(endpoint_url=f"fault-injected://{key}")
-
-
-# --- the trigger loop ----------------------------------------------------------------------
-
-
-@dataclass
-class Invocation:
-    key: str
-    etag: str
-    delivery: str
-    """original, or redelivery (the same event sent again)."""
-    attempt: int
-    seconds: float
-    engine_calls: int
-    outcome: str
-    """succeeded, skipped:<reason>, failed:<reason>, raised:<exception>, or ignored."""
-
-
-class TriggerLoop:
-    """Receives the notifications and invokes the handler like Lambda (see the module doc)."""
-
-    def __init__(
-        self,
-        module: ModuleType,
-        *,
-        sqs: Any,
-        queue_url: str,
-        planned_notifications: int,
-        meter: EngineMeter,
-        deadline: float,
-        seed: int,
-    ) -> None:
-        self._module = module
-        self._sqs = sqs
-        self._queue_url = queue_url
-        self._planned = planned_notifications
-        self._meter = meter
-        self._deadline = deadline
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
-        self.uploads_finished = threading.Event()
-        self._abort = threading.Event()
-        self.originals_received = 0
-        self.test_events = 0
-        self.unexpected_messages: list[str] = []
-        self._outstanding = 0  # events sent again and not received yet
-        self._in_flight = 0
-        self._last_message = time.monotonic()
-        self.invocations: list[Invocation] = []
-        self.failed_events: list[dict[str, object]] = []
-        self.stopped_because: str | None = None
-
-    def finished(self) -> bool:
-        with self._lock:
-            return self._finished()
-
-    def _finished(self) -> bool:
-        return (
-            self.originals_received >= self._planned
-            and self._outstanding == 0
-            and self._in_flight == 0
-        )
-
-    def abort(self) -> None:
-        self._abort.set()
-
-    def waiting_only_for(self, uploads_to_come: int) -> bool:
-        """Whether everything uploaded so far is done: only `uploads_to_come` are missing."""
-        with self._lock:
-            return (
-                self.originals_received >= self._planned - uploads_to_come
-                and self._outstanding == 0
-                and self._in_flight == 0
-            )
-
-    def run(self) -> None:
-        """One worker; several may run in threads (like concurrent execution environments)."""
-        while not self.finished():
-            if self._abort.is_set():
-                self.stopped_because = "aborted"
-                return
-            if time.monotonic() > self._deadline:
-                self.stopped_because = "timeout"
-                return
-            if self._idle_too_long():
-                self.stopped_because = "notifications missing"
-                return
-            response = self._sqs.receive_message(
-                QueueUrl=self._queue_url,
-                MaxNumberOfMessages=1,
-                WaitTimeSeconds=RECEIVE_WAIT_S,
-                VisibilityTimeout=VISIBILITY_TIMEOUT_S,
-                MessageAttributeNames=["All"],
-            )
-            for message in response.get("Messages", []):
-                self._handle(message)
-
-    def _idle_too_long(self) -> bool:
-        with self._lock:
-            idle = time.monotonic() - self._last_message
-            return self.uploads_finished.is_set() and idle > IDLE_GRACE_S and self._in_flight == 0
-
-    def leftover_messages(self) -> int:
-        """Messages still in the queue after the loop (there should be none)."""
-        response = self._sqs.receive_message(
-            QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=RECEIVE_WAIT_S
-        )
-        return len(response.get("Messages", []))
-
-    def _handle(self, message: Mapping[str, Any]) -> None:
-        attributes = message.get("MessageAttributes", {})
-        delivery = attributes.get("delivery", {}).get("StringValue", "original")
-        attempt = int(attributes.get("attempt", {}).get("StringValue", "1"))
-        with self._lock:
-            self._last_message = time.monotonic()
-            self._in_flight += 1
-            if delivery == "original" and attempt == 1:
-                self.originals_received += 1
-            else:
-                self._outstanding -= 1
-        try:
-            self._deliver(message["Body"], delivery, attempt)
-        finally:
-            self._sqs.delete_message(
-                QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"]
-            )
-            with self._lock:
-                self._in_flight -= 1
-
-    def _deliver(self, body: str, delivery: str, attempt: int) -> None:
-        event = json.loads(body)
-        if event.get("Event") == "s3:TestEvent":  # S3 sends one when notifications are set up
-            with self._lock:
-                self.test_events += 1
-            return
-        records = event.get("Records", [])
-        if len(records) != 1:
-            with self._lock:
-                self.unexpected_messages.append(body[:500])
-            return
-        s3_object = records[0]["s3"]["object"]
-        key, etag = unquote_plus(s3_object["key"]), s3_object.get("eTag", "")
-        calls_before = self._meter.thread_calls()
-        started = time.perf_counter()
-        try:
-            result = invoke(self._module, event)
-            outcome = _outcome(result)
-        except Exception as error:  # Lambda retries whatever the handler raises
-            outcome = f"raised:{type(error).__name__}"
-            self._retry_or_give_up(body, delivery, attempt, key, error)
-        else:
-            with self._lock:
-                again = delivery == "original" and self._rng.random() < REDELIVERY_SHARE
-            if again:
-                self._send(body, "redelivery", 1, 0)
-        seconds = time.perf_counter() - started
-        with self._lock:
-            self.invocations.append(
-                Invocation(
-                    key,
-                    etag,
-                    delivery,
-                    attempt,
-                    seconds,
-                    self._meter.thread_calls() - calls_before,
-                    outcome,
-                )
-            )
-
-    def _retry_or_give_up(
-        self, body: str, delivery: str, attempt: int, key: str, error: Exception
-    ) -> None:
-        if attempt <= MAX_RETRIES:
-            self._send(body, delivery, attempt + 1, RETRY_DELAYS_S[attempt - 1])
-            return
-        with self._lock:  # Lambda would now send the event to the on-failure destination
-            self.failed_events.append(
-                {"key": key, "delivery": delivery, "attempts": attempt, "error": str(error)}
-            )
-
-    def _send(self, body: str, delivery: str, attempt: int, delay_s: int) -> None:
-        with self._lock:
-            self._outstanding += 1
-        self._sqs.send_message(
-            QueueUrl=self._queue_url,
-            MessageBody=body,
-            DelaySeconds=delay_s,
-            MessageAttributes={
-                "delivery": {"DataType": "String", "StringValue": delivery},
-                "attempt": {"DataType": "Number", "StringValue": str(attempt)},
-            },
-        )
-
-
-def _outcome(result: Mapping[str, Any]) -> str:
-    """One event holds one record: name what became of it."""
-    if result.get("succeeded"):
-        return "succeeded"
-    if result.get("skipped"):
-        return f"skipped:{result['skipped'][0]['reason']}"
-    if result.get("failed"):
-        return f"failed:{result['failed'][0]['reason']}"
-    return "ignored"
+# --- uploading, and what S3 does twice -----------------------------------------------------
 
 
 def upload_all(
@@ -544,41 +285,49 @@ def upload_all(
         list(pool.map(upload, plan))
 
 
-def upload_late_changes(
+def result_records(s3: S3Client, key: str, etag: str) -> bool:
+    """Whether a result (of either kind) records this ETag."""
+    for result_key in (key + TEXT_SUFFIX, key + ERROR_SUFFIX):
+        try:
+            head = s3.head_object(Bucket=OUTPUT_BUCKET, Key=result_key)
+        except s3.exceptions.ClientError:
+            continue
+        if head["Metadata"].get("source-etag") == etag:
+            return True
+    return False
+
+
+def after_first_results(
     s3: S3Client,
-    late: Sequence[PlannedObject],
+    planned: Sequence[PlannedObject],
+    *,
     uploads: Uploads,
-    loop: TriggerLoop,
+    act: Callable[[PlannedObject, str], None],
+    idle: Callable[[], bool],
     deadline: float,
 ) -> int:
-    """Upload each "late" object's new content once its first result exists. Returns how many
-    had to be uploaded without (because nothing else was left to process)."""
-    pending = {planned.key: planned for planned in late}
+    """Call `act(object, first etag)` once each object's first upload has its result. Returns
+    how many were acted on without one (the pipeline was idle and no result came)."""
+    pending = {p.key: p for p in planned}
     forced = 0
     while pending and time.monotonic() < deadline:
-        for key, planned in list(pending.items()):
+        for key, item in list(pending.items()):
             first = uploads.first_etag(key)
             if first is None:
                 continue
-            if result_records(s3, key, first):
-                pass
-            elif loop.waiting_only_for(len(pending)):
+            if not result_records(s3, key, first):
+                if not idle():
+                    continue
                 forced += 1  # its first event is done without a result: wait no longer
-            else:
-                continue
-            uploads.put(s3, key, planned.versions[1].body)
+            act(item, first)
             del pending[key]
         time.sleep(POLL_S)
     return forced
 
 
-def result_records(s3: S3Client, key: str, etag: str) -> bool:
-    for result_key in (key + TEXT_SUFFIX, key + ERROR_SUFFIX):
-        with contextlib.suppress(s3.exceptions.ClientError):
-            head = s3.head_object(Bucket=OUTPUT_BUCKET, Key=result_key)
-            if head["Metadata"].get("source-etag") == etag:
-                return True
-    return False
+def duplicate_notification(key: str, etag: str, size: int) -> str:
+    """The notification S3 sent for this upload, as a second delivery would carry it."""
+    return json.dumps(s3_put_event([Upload(INPUT_BUCKET, encode_key(key), size, etag)]))
 
 
 # --- checking the buckets ------------------------------------------------------------------
@@ -593,6 +342,7 @@ class Expectation:
     """The ETag of the last upload."""
     text: str | None = None
     """The exact text (fake engine only)."""
+    pages: int = 1
 
 
 @dataclass(frozen=True)
@@ -670,6 +420,11 @@ def _check_result(
                 f"expected {want.reason}, found {metadata.get('failure-reason')}",
             )
         )
+    if kind == want.kind == "text" and want.pages > 1:
+        pages = (output.body or b"").decode("utf-8", "replace").split("\f")
+        if metadata.get("page-count") != str(want.pages) or len(pages) != want.pages:
+            detail = f"{len(pages)} pages ({metadata.get('page-count')}), expected {want.pages}"
+            found.append(Mismatch(key, "wrong-page-count", detail))
     if kind == want.kind == "text" and want.text is not None:
         text = (output.body or b"").decode("utf-8", "replace")
         if text != want.text:
@@ -698,6 +453,13 @@ def read_outputs(s3: S3Client, bucket: str) -> dict[str, OutputObject]:
     return outputs
 
 
+def percentile(values: Sequence[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 def expectations(
     plan: Sequence[PlannedObject], uploads: Uploads, fake_engine: bool
 ) -> dict[str, Expectation]:
@@ -705,7 +467,13 @@ def expectations(
     for planned in plan:
         final = planned.final
         etags = uploads.etags.get(planned.key, [""])
-        if final.kind in (GOOD, WEBP):
+        if final.kind in LONG_FORMATS:
+            image_format = LONG_FORMATS[final.kind]
+            document = fake_document_text(final.body, image_format, final.pages)
+            expected[planned.key] = Expectation(
+                "text", None, etags[-1], document if fake_engine else None, final.pages
+            )
+        elif final.kind in (GOOD, WEBP):
             # The fake's text of a WEBP depends on the function's conversion: not predicted.
             exact = fake_engine and final.kind == GOOD
             text = fake_text(final.body, ImageFormat.PNG) if exact else None
@@ -719,12 +487,24 @@ def label_check(
     plan: Sequence[PlannedObject], outputs: Mapping[str, OutputObject]
 ) -> dict[str, object]:
     """Real engine: how many texts show their label's first line (trial mode cuts texts, OCR
-    misreads), which do not, and how many show another revision's label (a stale result)."""
+    misreads), which do not, how many show another revision's label (a stale result), and how
+    many pages of the long documents say their own number, in order."""
     shown, stale, missing = 0, 0, []
+    pages_shown, pages_total = 0, 0
     for planned in plan:
         output = outputs.get(planned.key + TEXT_SUFFIX)
+        if output is None or output.body is None:
+            continue
+        if planned.final.kind in LONG_FORMATS:
+            pages = output.body.decode("utf-8", "replace").split("\f")
+            pages_total += planned.final.pages
+            pages_shown += sum(
+                f"Page {number} of the long report" in " ".join(page.split())
+                for number, page in enumerate(pages, 1)
+            )
+            continue
         label = planned.final.label
-        if label is None or output is None or output.body is None:
+        if label is None:
             continue
         text = " ".join(output.body.decode("utf-8", "replace").split())
         if label in text:
@@ -736,125 +516,35 @@ def label_check(
         "texts_showing_their_label": shown,
         "texts_showing_a_stale_label": stale,
         "texts_missing_their_label": missing[:10],
+        "long_document_pages_showing_their_number": f"{pages_shown}/{pages_total}",
     }
 
 
-def redelivery_problems(
-    invocations: Sequence[Invocation], plan: Sequence[PlannedObject]
-) -> list[Mismatch]:
-    """A re-delivered event of an object uploaded once must be skipped without the engine."""
-    once = {planned.key for planned in plan if len(planned.versions) == 1}
-    problems = []
-    for call in invocations:
-        if (
-            call.delivery != "redelivery"
-            or call.key not in once
-            or call.outcome.startswith("raised")
+def recognitions(log_records: Sequence[Mapping[str, Any]]) -> Counter[str]:
+    """Per key, how many results the function wrote ("object recognized", or "object failed"
+    with a failure record): at most one per uploaded version when duplicates are skipped."""
+    counts: Counter[str] = Counter()
+    for record in log_records:
+        message = record.get("message")
+        if message == "object recognized" or (
+            message == "object failed" and record.get("outcome") == "failed"
         ):
-            continue
-        if call.outcome != "skipped:duplicate" or call.engine_calls:
-            detail = f"{call.outcome}, {call.engine_calls} engine call(s)"
-            problems.append(Mismatch(call.key, "redelivery-not-skipped", detail))
+            counts[str(record.get("key"))] += 1
+    return counts
+
+
+def duplicate_problems(
+    plan: Sequence[PlannedObject], written: Mapping[str, int], duplicated: set[str]
+) -> list[Mismatch]:
+    """An object uploaded once whose notification came twice must have one result written."""
+    problems = []
+    for planned in plan:
+        if planned.key in duplicated and len(planned.versions) == 1:
+            count = written.get(planned.key, 0)
+            if count != 1:
+                detail = f"{count} results written for one upload delivered twice"
+                problems.append(Mismatch(planned.key, "duplicate-not-skipped", detail))
     return problems
-
-
-def misattributed_failures(
-    invocations: Sequence[Invocation], plan: Sequence[PlannedObject], uploads: Uploads
-) -> int:
-    """Invocations that reported a failure the event's own upload does not have: an event
-    processed after its object was replaced answers for the newer content."""
-    kinds = {
-        (planned.key, etag): version.kind
-        for planned in plan
-        for etag, version in zip(uploads.etags.get(planned.key, []), planned.versions, strict=False)
-    }
-    count = 0
-    for call in invocations:
-        kind = kinds.get((call.key, call.etag))
-        if call.outcome.startswith("failed:") and kind is not None:
-            count += BAD_KINDS.get(kind) != call.outcome.removeprefix("failed:")
-    return count
-
-
-# --- the run -------------------------------------------------------------------------------
-
-
-@dataclass
-class Endpoint:
-    url: str
-    s3: S3Client
-    sqs: Any
-    queue_url: str
-
-
-@contextlib.contextmanager
-def local_endpoint() -> Iterator[Endpoint]:
-    """moto's S3 and SQS on loopback, with the buckets and the notification configured."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        isolate_from_aws(url)
-        s3 = boto3.client("s3", endpoint_url=url, region_name=REGION)
-        sqs = boto3.client("sqs", endpoint_url=url, region_name=REGION)
-        for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-        queue_url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-        s3.put_bucket_notification_configuration(
-            Bucket=INPUT_BUCKET,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "Id": "ocr-trigger",
-                        "QueueArn": attributes["Attributes"]["QueueArn"],
-                        "Events": ["s3:ObjectCreated:*"],
-                    }
-                ]
-            },
-        )
-        yield Endpoint(url, s3, sqs, queue_url)
-    finally:
-        server.stop()
-
-
-def isolate_from_aws(endpoint_url: str) -> None:
-    """Fake credentials and the local endpoint for every client this process creates."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="load-test",
-        AWS_SECRET_ACCESS_KEY="load-test",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ENDPOINT_URL=endpoint_url,
-    )
-
-
-def handler_environment(endpoint_url: str) -> dict[str, str]:
-    """template.yaml's environment, with this machine's paths and the local endpoint."""
-    environment = local_environment(OUTPUT_BUCKET)
-    environment["AWS_ENDPOINT_URL"] = endpoint_url
-    return environment
-
-
-def import_handler(environment: Mapping[str, str], fake_engine: bool) -> tuple[ModuleType, float]:
-    """A fresh Init of app.py, its engine replaced by a fake if asked."""
-    sys.modules.pop("app", None)
-    with contextlib.ExitStack() as stack:
-        if fake_engine:
-            stack.enter_context(
-                mock.patch.object(engines, "start_engine", return_value=FakeEngine())
-            )
-        return import_handler_module(environment)
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 @dataclass
@@ -863,14 +553,11 @@ class RunReport:
     timings: dict[str, float]
     failure_reasons: dict[str, int]
     expected_failure_reasons: dict[str, int]
-    outcomes: dict[str, int]
     mismatches: list[Mismatch]
-    failed_events: list[dict[str, object]]
     notes: dict[str, object]
-    invocations: list[Invocation]
 
     def ok(self) -> bool:
-        return not self.mismatches and not self.failed_events
+        return not self.mismatches
 
     def as_dict(self, run: Mapping[str, object]) -> dict[str, object]:
         return {
@@ -880,11 +567,8 @@ class RunReport:
             "timings": self.timings,
             "failure_reasons": self.failure_reasons,
             "expected_failure_reasons": self.expected_failure_reasons,
-            "outcomes": self.outcomes,
             "mismatches": [asdict(m) for m in self.mismatches],
-            "failed_events": self.failed_events,
             "notes": self.notes,
-            "invocations": [asdict(i) for i in self.invocations],
         }
 
 
@@ -895,165 +579,229 @@ class Observed:
     plan: list[PlannedObject]
     fake_engine: bool
     uploads: Uploads
-    loop: TriggerLoop
-    meter: EngineMeter
-    faults: FaultInjector
+    batches: list[BatchRecord] = field(default_factory=list)
+    log_records: list[dict[str, Any]] = field(default_factory=list)
+    duplicated: set[str] = field(default_factory=set)
+    faults_armed: int = 0
+    faults_left: int = 0
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, OutputObject] = field(default_factory=dict)
     times: dict[str, float] = field(default_factory=dict)
     late_changes_forced: int = 0
+    dead_letters: int = 0
     leftover_messages: int = 0
+    stopped_because: str | None = None
+    worker_events: list[str] = field(default_factory=list)
 
 
-def run(args: argparse.Namespace) -> Observed:
-    plan = build_plan(args.objects, args.seed)
-    planned_puts = sum(len(planned.versions) for planned in plan)
-    late = [planned for planned in plan if planned.change == "late"]
+def stack_options(args: argparse.Namespace, state_dir: Path) -> StackOptions:
+    mode = "fake" if args.fake_engine else args.engine
+    return StackOptions(
+        engine=args.engine,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        visibility_timeout=args.visibility_timeout or VISIBILITY_TIMEOUT_S[mode],
+        port=0,
+        state_dir=state_dir,
+        fake_engine=args.fake_engine,
+        faults_dir=state_dir / "faults",
+        wait_seconds=1,
+    )
+
+
+def run(args: argparse.Namespace, state_dir: Path) -> Observed:
+    plan = build_plan(args.objects, args.seed, args.long_documents)
+    seen = Observed(plan, args.fake_engine, Uploads())
     deadline = time.monotonic() + args.timeout
-    with local_endpoint() as endpoint:
-        _drain_test_event(endpoint)
-        module, init_s = import_handler(handler_environment(endpoint.url), args.fake_engine)
-        meter = EngineMeter()
-        loop = TriggerLoop(
-            module,
-            sqs=endpoint.sqs,
-            queue_url=endpoint.queue_url,
-            planned_notifications=planned_puts,
-            meter=meter,
-            deadline=deadline,
-            seed=args.seed,
-        )
-        seen = Observed(
-            plan,
-            args.fake_engine,
-            Uploads(),
-            loop,
-            meter,
-            FaultInjector({planned.key for planned in plan if planned.fault}),
-        )
-        module.s3_client.meta.events.register("before-parameter-build.s3.GetObject", seen.faults)
-        started = time.monotonic()
-        with meter.attached(module.engine), ThreadPoolExecutor(2 + args.workers) as pool:
-            uploaded = pool.submit(upload_all, endpoint.s3, plan, seen.uploads, deadline)
-            changed = pool.submit(
-                upload_late_changes, endpoint.s3, late, seen.uploads, loop, deadline
-            )
-            workers = [pool.submit(loop.run) for _ in range(args.workers)]
-            _watch(loop, seen.uploads, planned_puts, [uploaded, changed], workers)
-            seen.late_changes_forced = changed.result()
-        seen.times = {"elapsed_s": time.monotonic() - started, "init_s": init_s}
-        seen.leftover_messages = loop.leftover_messages()
-        seen.inputs = list_bucket(endpoint.s3, INPUT_BUCKET)
-        seen.outputs = read_outputs(endpoint.s3, OUTPUT_BUCKET)
-    sys.modules.pop("app", None)
+    options = stack_options(args, state_dir)
+    assert options.faults_dir is not None
+    armed = Faults(options.faults_dir)
+    for planned in plan:
+        if planned.fault:
+            armed.arm(faults.GET_FAIL, faults.key_tag(planned.key))
+    seen.faults_armed = len(armed.armed())
+    with LocalStack(options) as stack:
+        seen.times["init_s"] = max(stack.init_seconds(), default=0.0)
+        _exercise(stack, seen, deadline)
+        seen.batches = list(stack.journal.batches)
+        seen.worker_events = [e for e in stack.journal.events if "ready" not in e]
+        seen.log_records = stack.function_log_records()
+        sqs = topology.sqs_client(stack.topology.endpoint_url)
+        seen.dead_letters = sum(topology.queue_depth(sqs, stack.topology.dead_letter_url))
+        seen.leftover_messages = sum(topology.queue_depth(sqs, stack.topology.queue_url))
+        s3 = topology.s3_client(stack.topology.endpoint_url)
+        seen.inputs = list_bucket(s3, INPUT_BUCKET)
+        seen.outputs = read_outputs(s3, OUTPUT_BUCKET)
+    seen.faults_left = len(armed.armed())
     return seen
 
 
-def _drain_test_event(endpoint: Endpoint) -> None:
-    """Setting up notifications sends an s3:TestEvent; take it out so it is not counted."""
-    for _ in range(3):
-        response = endpoint.sqs.receive_message(
-            QueueUrl=endpoint.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=RECEIVE_WAIT_S
-        )
-        messages = response.get("Messages", [])
-        for message in messages:
-            if '"s3:TestEvent"' not in message["Body"]:
-                raise RuntimeError(f"unexpected message before any upload: {message['Body']}")
-            endpoint.sqs.delete_message(
-                QueueUrl=endpoint.queue_url, ReceiptHandle=message["ReceiptHandle"]
-            )
-        if messages:
-            return
+def _exercise(stack: LocalStack, seen: Observed, deadline: float) -> None:
+    """Upload everything, send the duplicates, wait until the queue is empty."""
+    s3 = topology.s3_client(stack.topology.endpoint_url)
+    sqs: SQSClient = topology.sqs_client(stack.topology.endpoint_url)
+    plan, uploads = seen.plan, seen.uploads
+    planned_puts = sum(len(planned.versions) for planned in plan)
+
+    def idle() -> bool:
+        visible, in_flight = topology.queue_depth(sqs, stack.topology.queue_url)
+        return visible == 0 and in_flight == 0 and stack.running_batches == 0
+
+    def change(planned: PlannedObject, _: str) -> None:
+        uploads.put(s3, planned.key, planned.versions[1].body)
+
+    def duplicate(planned: PlannedObject, etag: str) -> None:
+        body = duplicate_notification(planned.key, etag, len(planned.versions[0].body))
+        sqs.send_message(QueueUrl=stack.topology.queue_url, MessageBody=body)
+        seen.duplicated.add(planned.key)
+
+    late = [planned for planned in plan if planned.change == "late"]
+    twice = [planned for planned in plan if planned.duplicate and not planned.change]
+    started = time.monotonic()
+    with ThreadPoolExecutor(3) as pool:
+        futures: list[Future[Any]] = [
+            pool.submit(upload_all, s3, plan, uploads, deadline),
+            pool.submit(
+                after_first_results,
+                s3,
+                late,
+                uploads=uploads,
+                act=change,
+                idle=idle,
+                deadline=deadline,
+            ),
+            pool.submit(
+                after_first_results,
+                s3,
+                twice,
+                uploads=uploads,
+                act=duplicate,
+                idle=idle,
+                deadline=deadline,
+            ),
+        ]
+        _watch(stack, uploads, planned_puts, futures, deadline)
+        seen.late_changes_forced = futures[1].result()
+    if not stack.wait_idle(max(1.0, deadline - time.monotonic()), settle_s=2.0):
+        seen.stopped_because = "timeout"
+    seen.times["elapsed_s"] = time.monotonic() - started
 
 
 def _watch(
-    loop: TriggerLoop,
+    stack: LocalStack,
     uploads: Uploads,
     planned_puts: int,
-    uploaders: Sequence[Future[Any]],
-    workers: Sequence[Future[Any]],
+    futures: Sequence[Future[Any]],
+    deadline: float,
 ) -> None:
-    """Tell the loop when the uploads are over, print progress to stderr, and stop everything
-    if a thread fails."""
-    futures = [*uploaders, *workers]
+    """Print progress to stderr until the uploading threads are done; re-raise their errors."""
     last = time.monotonic()
-    while not all(future.done() for future in futures):
+    while not all(future.done() for future in futures) and time.monotonic() < deadline:
         time.sleep(POLL_S)
-        if all(future.done() for future in uploaders):
-            loop.uploads_finished.set()
         if time.monotonic() - last >= PROGRESS_EVERY_S:
             last = time.monotonic()
+            batches = list(stack.journal.batches)
             print(
-                f"  uploads {uploads.count}/{planned_puts}, notifications "
-                f"{loop.originals_received}/{planned_puts}, invocations {len(loop.invocations)}",
+                f"  uploads {uploads.count}/{planned_puts}, batches {len(batches)}, messages "
+                f"{sum(len(b.message_ids) for b in batches)}, dead letters "
+                f"{stack.dead_letter_count}",
                 file=sys.stderr,
                 flush=True,
             )
-        for future in futures:
-            if future.done() and future.exception() is not None:
-                loop.abort()
-                raise RuntimeError("a load-test thread failed") from future.exception()
+    for future in futures:
+        if future.done() and future.exception() is not None:
+            raise RuntimeError("a load-test thread failed") from future.exception()
+
+
+def delivery_counts(batches: Sequence[BatchRecord]) -> dict[str, int]:
+    deliveries = [
+        (kind, count, message_id in batch.failed)
+        for batch in batches
+        for kind, count, message_id in zip(
+            batch.kinds, batch.receive_counts, batch.message_ids, strict=True
+        )
+    ]
+    return {
+        "batches": len(batches),
+        "deliveries": len(deliveries),
+        "upload_deliveries": sum(1 for kind, _, _ in deliveries if kind == "upload"),
+        "page_task_deliveries": sum(1 for kind, _, _ in deliveries if kind == "page-task"),
+        "test_events": sum(1 for kind, _, _ in deliveries if kind == "test-event"),
+        "retries": sum(1 for _, count, _ in deliveries if count > 1),
+        "failed_deliveries": sum(1 for _, _, failed in deliveries if failed),
+        "batches_with_errors": sum(1 for batch in batches if batch.error),
+    }
 
 
 def summarize(seen: Observed) -> RunReport:
-    """Check the buckets and the invocations, and count."""
-    plan, loop, outputs = seen.plan, seen.loop, seen.outputs
+    """Check the buckets and the deliveries, and count."""
+    plan, outputs = seen.plan, seen.outputs
     expected = expectations(plan, seen.uploads, seen.fake_engine)
     mismatches = verify(expected, seen.inputs, outputs)
-    mismatches += redelivery_problems(loop.invocations, plan)
-    if loop.stopped_because:
-        mismatches.append(Mismatch("*", "stopped", loop.stopped_because))
-    if seen.leftover_messages or loop.unexpected_messages:
-        detail = f"{seen.leftover_messages} left in the queue; {loop.unexpected_messages[:3]}"
-        mismatches.append(Mismatch("*", "unexpected-messages", detail))
-    calls = loop.invocations
-    outcomes = Counter(call.outcome for call in calls)
-    redeliveries = [call for call in calls if call.delivery == "redelivery"]
+    written = recognitions(seen.log_records)
+    mismatches += duplicate_problems(plan, written, seen.duplicated)
+    if seen.stopped_because:
+        mismatches.append(Mismatch("*", "stopped", seen.stopped_because))
+    if seen.leftover_messages:
+        mismatches.append(Mismatch("*", "queue-not-empty", f"{seen.leftover_messages} left"))
+    if seen.dead_letters:
+        mismatches.append(Mismatch("*", "dead-letters", f"{seen.dead_letters} in the DLQ"))
+    if seen.faults_left:
+        mismatches.append(Mismatch("*", "faults-not-met", f"{seen.faults_left} never fired"))
     txt = [key for key in outputs if key.endswith(TEXT_SUFFIX)]
     errors = [key for key in outputs if key.endswith(ERROR_SUFFIX)]
+    once = {planned.key for planned in plan if len(planned.versions) == 1}
     counts = {
         "input_objects": len(seen.inputs),
         "uploads": seen.uploads.count,
         "changed_objects": sum(1 for planned in plan if planned.change),
+        "long_documents": sum(1 for planned in plan if planned.final.kind in LONG_FORMATS),
+        "long_document_pages": sum(
+            planned.final.pages for planned in plan if planned.final.kind in LONG_FORMATS
+        ),
         "txt_outputs": len(txt),
         "error_json_outputs": len(errors),
         "other_outputs": len(outputs) - len(txt) - len(errors),
         "expected_txt": sum(1 for want in expected.values() if want.kind == "text"),
         "expected_error_json": sum(1 for want in expected.values() if want.kind == "error"),
-        "notifications": loop.originals_received,
-        "invocations": len(calls),
-        "redeliveries": len(redeliveries),
-        "redeliveries_skipped_as_duplicate": sum(
-            1 for call in redeliveries if call.outcome == "skipped:duplicate"
+        **delivery_counts(seen.batches),
+        "duplicates_sent": len(seen.duplicated),
+        "duplicates_skipped": sum(
+            1
+            for record in seen.log_records
+            if record.get("message") == "object skipped" and record.get("reason") == "duplicate"
         ),
-        "duplicates_skipped": outcomes["skipped:duplicate"],
-        "superseded_skipped": outcomes["skipped:superseded"],
-        "retries": sum(1 for call in calls if call.attempt > 1),
-        "faults_injected": len(seen.faults.injected),
-        "failed_after_retries": len(loop.failed_events),
-        "engine_calls": seen.meter.calls,
+        "faults_injected": seen.faults_armed - seen.faults_left,
+        "dead_letters": seen.dead_letters,
+        "worker_restarts": sum(1 for event in seen.worker_events if "starting a new" in event),
         "mismatches": len(mismatches),
     }
-    seconds = [call.seconds for call in calls]
-    elapsed = seen.times["elapsed_s"]
-    engine_seconds = seen.meter.seconds
+    elapsed = seen.times.get("elapsed_s", 0.0)
+    seconds = [batch.seconds for batch in seen.batches]
+    latencies = [
+        batch.started_at + batch.seconds - sent
+        for batch in seen.batches
+        for sent, kind, message_id in zip(
+            batch.sent_at, batch.kinds, batch.message_ids, strict=True
+        )
+        if kind == "upload" and message_id not in batch.failed
+    ]
     timings = {
         **{name: round(value, 2) for name, value in seen.times.items()},
         "objects_per_minute": round(len(seen.inputs) / elapsed * 60, 1) if elapsed else 0.0,
-        "invocation_p50_s": round(percentile(seconds, 0.5), 3),
-        "invocation_p95_s": round(percentile(seconds, 0.95), 3),
-        "invocation_max_s": round(max(seconds, default=0.0), 3),
-        "engine_mean_s": round(statistics.fmean(engine_seconds), 3) if engine_seconds else 0.0,
-        "engine_total_s": round(sum(engine_seconds), 1),
+        "batch_p50_s": round(percentile(seconds, 0.5), 3),
+        "batch_p95_s": round(percentile(seconds, 0.95), 3),
+        "batch_max_s": round(max(seconds, default=0.0), 3),
+        "batch_mean_s": round(statistics.fmean(seconds), 3) if seconds else 0.0,
+        "upload_message_latency_p50_s": round(percentile(latencies, 0.5), 2),
+        "upload_message_latency_p95_s": round(percentile(latencies, 0.95), 2),
     }
-    stale_redeliveries = [
-        call for call in redeliveries if call.engine_calls and call.outcome == "skipped:duplicate"
-    ]
     notes: dict[str, object] = {
-        "test_events": loop.test_events,
         "late_changes_uploaded_before_their_first_result": seen.late_changes_forced,
-        "redeliveries_that_ran_the_engine": len(stale_redeliveries),
-        "failures_reported_for_another_upload": misattributed_failures(calls, plan, seen.uploads),
+        "uploaded_once_but_written_more_than_once": sorted(
+            key for key in once if written.get(key, 0) > 1
+        )[:10],
+        "worker_events": seen.worker_events[:10],
     }
     if not seen.fake_engine:
         notes.update(label_check(plan, outputs))
@@ -1066,11 +814,8 @@ def summarize(seen: Observed) -> RunReport:
         expected_failure_reasons=dict(
             Counter(want.reason for want in expected.values() if want.reason)
         ),
-        outcomes=dict(sorted(outcomes.items())),
         mismatches=mismatches,
-        failed_events=loop.failed_events,
         notes=notes,
-        invocations=calls,
     )
 
 
@@ -1078,7 +823,6 @@ def print_report(report: RunReport, out: TextIO = sys.stdout) -> None:
     rows: list[tuple[str, object]] = [
         *report.counts.items(),
         *report.timings.items(),
-        *((f"outcome {name}", n) for name, n in report.outcomes.items()),
         *((f"failure-reason {name}", n) for name, n in sorted(report.failure_reasons.items())),
         *report.notes.items(),
     ]
@@ -1087,8 +831,6 @@ def print_report(report: RunReport, out: TextIO = sys.stdout) -> None:
         print(f"{name:<{width}}  {value}", file=out)
     for mismatch in report.mismatches[:50]:
         print(f"MISMATCH {mismatch.problem}: {mismatch.key} {mismatch.detail}", file=out)
-    for failed in report.failed_events:
-        print(f"FAILED after retries: {failed}", file=out)
     print("OK" if report.ok() else "NOT OK", file=out)
 
 
@@ -1096,19 +838,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--objects", type=int, default=300, help="distinct objects to upload")
+    parser.add_argument("--objects", type=int, default=300, help="distinct small objects")
+    parser.add_argument(
+        "--long-documents", type=int, default=2, help="25-40 page TIFFs and PDFs on top"
+    )
+    parser.add_argument("--engine", choices=settings.ENGINES, default="aspose")
     parser.add_argument("--fake-engine", action="store_true", help="a fast fake OCR engine")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--batch-size", type=int, help="default: the template's BatchSize")
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        help=f"the ingest queue's, seconds (default {VISIBILITY_TIMEOUT_S}); the template's "
+        "would hold a retried message 30-90 minutes",
+    )
     parser.add_argument("--json", type=Path, help="default: bench/results/load-<timestamp>.json")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds for the whole run")
-    parser.add_argument(
-        "--workers", type=int, default=1, help="concurrent invocations (threads sharing one Init)"
-    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     if args.objects < MIN_OBJECTS:
         parser.error(f"--objects must be at least {MIN_OBJECTS}")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.long_documents < 0:
+        parser.error("--long-documents must be 0 or more")
     return args
 
 
@@ -1117,26 +870,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path: Path = args.json or RESULTS_DIR / f"load-{stamp}.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path = json_path.with_suffix(".log")
-    engine = "fake" if args.fake_engine else "aspose"
-    print(f"load test: {args.objects} objects, {engine} engine; handler log: {log_path}")
+    state_dir = json_path.with_suffix("")
+    engine = "fake" if args.fake_engine else args.engine
+    print(
+        f"load test: {args.objects} objects + {args.long_documents} long documents, {engine} "
+        f"engine, {args.workers} worker(s); logs: {state_dir}/",
+        flush=True,
+    )
     load_before = os.getloadavg()
-    # The handler prints its log lines and metrics (EMF) to stdout: into the log with them.
-    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        report = summarize(run(args))
+    seen = run(args, state_dir)
+    report = summarize(seen)
     print_report(report)
     run_info = {
         "started": stamp,
         "objects": args.objects,
+        "long_documents": args.long_documents,
         "engine": engine,
         "workers": args.workers,
+        "batch_size": args.batch_size,
+        "visibility_timeout": stack_options(args, state_dir).visibility_timeout,
         "seed": args.seed,
         "timeout_s": args.timeout,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
-        "handler_log": str(log_path),
+        "logs": str(state_dir),
     }
     json_path.write_text(
         json.dumps(report.as_dict(run_info), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

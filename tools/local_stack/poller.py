@@ -164,7 +164,7 @@ class BatchRecord:
             f"{self.succeeded} succeeded, {len(self.failed)} retried, {self.seconds:.2f} s"
         )
         if self.error:
-            line += f"; {self.error}"
+            line += f"; {self.error.splitlines()[0][:160]}"
         last = [
             count
             for message_id, count in zip(self.message_ids, self.receive_counts, strict=True)

@@ -177,6 +177,10 @@ class LocalStack:
     def worker_pids(self) -> list[int]:
         return [pid for slot in self._slots if slot.worker and (pid := slot.worker.pid) is not None]
 
+    def init_seconds(self) -> list[float]:
+        """Each current worker's Init (import of app.py) in seconds."""
+        return [slot.worker.init_seconds for slot in self._slots if slot.worker is not None]
+
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
         """No new receives while inside (a batch already received still runs)."""
