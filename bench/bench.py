@@ -107,7 +107,8 @@ class Quality:
     reference_chars: int
     recognized_chars: int
     prefix_cer: float | None
-    """Every engine on the trial's basis (first 300 characters a page): like with like."""
+    """Every engine on the trial's basis (first 300 characters a page): like with like.
+    None for substring truth, which is no prefix of the page."""
     found: bool | None = None
     """Substring truth only: whether it occurs exactly."""
 
@@ -406,7 +407,7 @@ def text_quality(text: str, truth: str, *, trial_limited: bool, match: str | Non
         edits=score.edits,
         reference_chars=score.reference_chars,
         recognized_chars=score.recognized_chars,
-        prefix_cer=_cer(prefix),
+        prefix_cer=None if match == "substring" else _cer(prefix),
         found=contains(text, truth) if match == "substring" else None,
     )
 

@@ -192,6 +192,7 @@ def test_text_quality_bases() -> None:
     assert text_quality("alpha be\fdelta", truth, trial_limited=False, match=None).cer
     part = text_quality("xx beta gamma yy", "beta gamma", trial_limited=False, match="substring")
     assert (part.basis, part.cer, part.found) == ("substring", 0.0, True)
+    assert part.prefix_cer is None  # a part of the page is no prefix of it
 
 
 def test_cores_follow_lambda_vcpus() -> None:
