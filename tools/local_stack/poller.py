@@ -278,6 +278,10 @@ class Slot:
                     self._release(messages)
                     break
                 self._handle(messages)
+        except Exception as error:  # a bug here must not leave a silent, workerless slot
+            self.init_error = self.init_error or f"slot-{self.index} failed: {error!r}"
+            self._journal.note(f"slot-{self.index} stopped: {error!r}")
+            raise
         finally:
             self.ready.set()
             if self.worker is not None:
