@@ -17,7 +17,10 @@ import pytest
 from PIL import Image
 
 from bench import costs, images
-from bench.bench import ENGINES, SCHEMA_VERSION, default_json_path, text_quality
+from bench.analysis import text_quality
+from bench.bench import ENGINES
+from bench.report import default_json_path
+from bench.results import SCHEMA_VERSION
 from conftest import REPO, openssl_dir
 from tools.template_env import function_property
 
