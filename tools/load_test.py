@@ -499,7 +499,8 @@ def label_check(
             pages = output.body.decode("utf-8", "replace").split("\f")
             pages_total += planned.final.pages
             pages_shown += sum(
-                f"Page {number} of" in " ".join(page.split())  # trial mode cuts the rest
+                # Trial mode cuts the rest; Aspose reads these PDF pages without spaces.
+                f"Page{number}of" in "".join(page.split())
                 for number, page in enumerate(pages, 1)
             )
             continue
