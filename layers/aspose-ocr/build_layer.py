@@ -22,7 +22,8 @@ Steps, each printed with what it removed:
 3. OpenSSL 1.1 into ``lib/`` with ``fetch_openssl.py`` (pinned, SHA-256 checked, cached);
 4. ``ocr-models/``: README.txt and the models named in ``OCR_MODELS`` (from ``OCR_MODELS_DIR``,
    or downloaded at build time where there is network access);
-5. a self-test: a fresh, isolated Python 3.12 recognizes ``selftest.png`` with the layer alone;
+5. a self-test: ``layer_engine.py`` in a fresh, isolated Python 3.12 recognizes ``selftest.png``
+   with the layer alone;
 6. the layer's size, unzipped and zipped as SAM zips it (measured by the sibling
    ``layers/common/lambda_sizes.py``, shared with ``tools/check_sizes.py``); more than
    Lambda's limit fails.
@@ -57,12 +58,14 @@ from lambda_sizes import (  # noqa: E402
     fmt,
     zip_entry_size,
 )
+from layer_engine import RESULT_MARK  # noqa: E402  (a sibling: this file's directory)
 from trimming import remove, remove_empty_dirs, tree_entries  # noqa: E402
 
 __all__ = ["SizeBook", "fmt", "remove", "remove_empty_dirs", "zip_entry_size"]
 REQUIREMENTS = HERE / "requirements.txt"
 FETCH_OPENSSL = HERE / "fetch_openssl.py"
 SELFTEST_IMAGE = HERE / "selftest.png"
+LAYER_ENGINE = HERE / "layer_engine.py"
 
 #: The runtime this layer is for.
 RUNTIME_VERSION: tuple[int, int] = (3, 12)
@@ -281,40 +284,6 @@ def fetch_openssl(lib: Path) -> None:
     run([sys.executable, str(FETCH_OPENSSL), "--dest", str(lib)])
 
 
-SELFTEST_CODE = r"""
-import io, json, sys
-site, models, image = sys.argv[1:4]
-sys.path.insert(0, site)
-import importlib.metadata
-import aspose
-import aspose.ocr as ocr
-ocr.Logging.set_file_system(False)
-ocr.Resources.set_local_path(models)
-ocr.Resources.allow_automatic_downloads(False)
-with open(image, "rb") as handle:
-    data = handle.read()
-source = ocr.OcrInput(ocr.InputType.SINGLE_IMAGE)
-source.add(io.BytesIO(data))
-results = ocr.AsposeOcr().recognize(source, ocr.RecognitionSettings())
-print("SELFTEST_RESULT " + json.dumps({
-    "package": aspose.__file__,
-    "version": importlib.metadata.version("aspose-ocr-python-net"),
-    "texts": [result.recognition_text for result in results],
-    "warnings": [str(warning) for result in results for warning in result.warnings],
-}))
-"""
-
-
-DOWNLOAD_MODEL_CODE = r"""
-import sys
-site, target, name = sys.argv[1:4]
-sys.path.insert(0, site)
-import aspose.ocr as ocr
-ocr.Logging.set_file_system(False)
-ocr.Resources.set_local_path(target)
-ocr.Resources.allow_automatic_downloads(True)
-ocr.Resources.fetch_resource(name)
-"""
 MODEL_NAME = re.compile(r"^[A-Za-z0-9._-]+\.ocr$")
 
 
@@ -337,7 +306,7 @@ def bundle_models(models: Path, names: list[str], source: Path, site: Path, lib:
             log(f"model {name}: not in {source}; downloading it with the engine ...")
             source.mkdir(parents=True, exist_ok=True)
             child = subprocess.run(
-                [*_python_command(DOWNLOAD_MODEL_CODE), str(site), str(source), name],
+                [*_engine_command("download-model"), str(site), str(source), name],
                 env=_engine_environment(lib, str(source)),
                 cwd=source,
                 capture_output=True,
@@ -355,9 +324,10 @@ def bundle_models(models: Path, names: list[str], source: Path, site: Path, lib:
         log(f"model {name}: bundled ({fmt(cached.stat().st_size)})")
 
 
-def _python_command(code: str) -> list[str]:
-    """This interpreter, isolated: no user or system site-packages, no bytecode written."""
-    return [sys.executable, "-I", "-S", "-B", "-c", code]
+def _engine_command(command: str) -> list[str]:
+    """layer_engine.py's ``command`` on this interpreter, isolated: no user or system
+    site-packages, not even the script's own directory on sys.path, no bytecode written."""
+    return [sys.executable, "-I", "-S", "-B", str(LAYER_ENGINE), command]
 
 
 def _engine_environment(lib: Path, scratch: str) -> dict[str, str]:
@@ -392,7 +362,7 @@ def self_test(artifacts: Path) -> None:
     before = snapshot(artifacts)
     with tempfile.TemporaryDirectory(prefix="ocr-layer-selftest-") as scratch:
         env = _engine_environment(lib, scratch)
-        command = [*_python_command(SELFTEST_CODE), str(site), str(models), str(SELFTEST_IMAGE)]
+        command = [*_engine_command("selftest"), str(site), str(models), str(SELFTEST_IMAGE)]
         log(f"self-test: recognizing {SELFTEST_IMAGE.name} with the layer alone ...")
         started = time.monotonic()
         try:
@@ -410,14 +380,14 @@ def self_test(artifacts: Path) -> None:
             raise BuildError(f"self-test: no result after {error.timeout} s") from error
         elapsed = time.monotonic() - started
     lines = child.stdout.splitlines()
-    marked = [line for line in lines if line.startswith("SELFTEST_RESULT ")]
+    marked = [line for line in lines if line.startswith(RESULT_MARK)]
     if child.returncode != 0 or not marked:
         raise BuildError(
             f"self-test: the layer could not recognize {SELFTEST_IMAGE.name} (exit code "
             f"{child.returncode}); the trimmed engine or lib/ is broken. Output:\n"
             + "\n".join(lines[-40:])
         )
-    report = json.loads(marked[-1][len("SELFTEST_RESULT ") :])
+    report = json.loads(marked[-1][len(RESULT_MARK) :])
     text = "\n".join(report["texts"])
     found = set(re.findall(r"[A-Za-z]+", text.lower()))
     missing = [word for word in SELFTEST_WORDS if word.lower() not in found]
