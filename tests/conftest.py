@@ -22,7 +22,8 @@ from ocr_service.engine import (
     SpeedModel,
     StartupTimings,
 )
-from ocr_service.formats import ImageFormat, UnreadableInputError
+from ocr_service.failures import OcrError, Reason
+from ocr_service.formats import ImageFormat
 from ocr_service.image_info import inspect_image
 from ocr_service.languages import AsposeLanguages
 from ocr_service.tesseract_engine import TesseractEngine
@@ -75,7 +76,7 @@ class FakeEngine:
         if self.during_recognition is not None:
             self.during_recognition(data)
         if data == CORRUPT_PNG:
-            raise UnreadableInputError("unreadable-image", "fake engine: corrupt image")
+            raise OcrError(Reason.UNREADABLE_IMAGE, "fake engine: corrupt image")
         text = f"recognized {len(data)} bytes of {image_format.value}: ünïcödé ✓"
         count = inspect_image(data, image_format).pages
         numbers = range(pages.first, pages.last + 1) if pages else range(1, count + 1)

@@ -13,7 +13,8 @@ from conftest import REPO, openssl_dir
 from ocr_service.aspose_engine import TRIAL_WARNING, AsposeEngine
 from ocr_service.config import PREPROCESSING_FILTERS, Preprocessing
 from ocr_service.engine import PAGE_SEPARATOR, MissingModelError
-from ocr_service.formats import ImageFormat, UnreadableInputError, identify
+from ocr_service.failures import OcrError
+from ocr_service.formats import ImageFormat, identify
 from tools.samples import DEMO_LINES, DEMO_WORDS, render_lines, render_pages
 
 pytestmark = pytest.mark.engine
@@ -69,7 +70,7 @@ def test_every_page_in_order_separated_by_form_feeds(
 
 def test_corrupt_image_is_refused_and_the_engine_keeps_working(engine: AsposeEngine) -> None:
     corrupt = b"\x89PNG\r\n\x1a\n" + os.urandom(2048)
-    with pytest.raises(UnreadableInputError) as raised:
+    with pytest.raises(OcrError) as raised:
         engine.recognize(corrupt, ImageFormat.PNG)
     assert raised.value.reason == "unreadable-image"
     assert "could not read this PNG" in str(raised.value)

@@ -10,12 +10,12 @@ import random
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.data_classes import S3Event
 from PIL import Image
 
 from conftest import INPUT_BUCKET, OUTPUT_BUCKET
 from ocr_service.aspose_engine import AsposeEngine
 from ocr_service.config import DEFAULT_LIMITS
+from ocr_service.event_shapes import refs_from_notification
 from ocr_service.pipeline import OcrPipeline
 from ocr_service.recognition import DocumentRecognizer
 from ocr_service.storage import S3ObjectStore
@@ -31,6 +31,14 @@ def image_bytes(image: Image.Image, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
+def pdf_of_pages(count: int) -> bytes:
+    """A PDF of `count` blank pages (one image, repeated: quick to make at any count)."""
+    page = Image.new("L", (200, 100), 255)
+    buffer = io.BytesIO()
+    page.save(buffer, "PDF", save_all=True, append_images=[page] * (count - 1))
+    return buffer.getvalue()
+
+
 def bad_inputs() -> dict[str, tuple[bytes, str]]:
     good = render_lines()
     tiff = render_pages([("page one",), ("page two",)])
@@ -41,8 +49,8 @@ def bad_inputs() -> dict[str, tuple[bytes, str]]:
         "truncated.png": (good[: len(good) // 2], "truncated-image"),
         "one-pixel.png": (image_bytes(Image.new("L", (1, 1), 255), "PNG"), "image-too-small"),
         "huge-20000.png": (blank_png(20000, 20000), "too-many-pixels"),
-        "pdf-300-pages.pdf": (
-            render_pages([(f"page {n}",) for n in range(300)], image_format="PDF"),
+        "pdf-over-the-page-limit.pdf": (
+            pdf_of_pages(DEFAULT_LIMITS.max_pages + 1),
             "too-many-pages",
         ),
         "tiff-lying-header.tif": (b"II*\x00\xff\xff\xff\x00" + good, "corrupt-image"),
@@ -65,7 +73,7 @@ def test_every_bad_input_fails_cleanly_and_the_good_one_succeeds(
     recognizer = DocumentRecognizer(real_engine, DEFAULT_LIMITS)
     pipeline = OcrPipeline(recognizer, S3ObjectStore(s3), OUTPUT_BUCKET)
 
-    result = pipeline.process_event(S3Event(s3_put_event(uploads)))
+    result = pipeline.process_refs(refs_from_notification(s3_put_event(uploads)))
 
     assert {f.key: f.reason for f in result.failed} == {k: r for k, (_, r) in inputs.items()}
     assert not any(f.retryable for f in result.failed)

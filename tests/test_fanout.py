@@ -16,8 +16,8 @@ from ocr_service import fanout
 from ocr_service.config import DEFAULT_LIMITS
 from ocr_service.engine import PageRange
 from ocr_service.event_shapes import PAGE_TASK_KEY, refs_from_notification
+from ocr_service.failures import OcrError, Reason
 from ocr_service.fanout import PARTS_PREFIX, PageTask, Parts, merge_pdfs, plan
-from ocr_service.formats import UnreadableInputError
 from ocr_service.outcomes import Failed, Skipped, Succeeded
 from ocr_service.pipeline import Clock, OcrPipeline, Splitter
 from ocr_service.recognition import DocumentRecognizer
@@ -185,7 +185,7 @@ def test_a_page_range_that_fails_permanently_fails_the_document_once(
 
     def refuse_the_middle(_: bytes) -> None:
         if fake_engine.page_ranges[-1] == PageRange(11, 20):
-            raise UnreadableInputError("unreadable-image", "page 14 is garbage")
+            raise OcrError(Reason.UNREADABLE_IMAGE, "page 14 is garbage")
 
     fake_engine.during_recognition = refuse_the_middle
     outcomes = [pipeline.process_task(task, CLOCK) for task in queue.tasks()]

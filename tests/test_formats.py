@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ocr_service.formats import ImageFormat, UnreadableInputError, identify
+from ocr_service.failures import OcrError
+from ocr_service.formats import ImageFormat, identify
 from tools.samples import render_lines, render_pages
 
 
@@ -38,6 +39,6 @@ def test_pdf_and_multi_page_tiff() -> None:
     ],
 )
 def test_unreadable_inputs_are_named(data: bytes, reason: str, words: str) -> None:
-    with pytest.raises(UnreadableInputError, match=words) as raised:
+    with pytest.raises(OcrError, match=words) as raised:
         identify(data)
     assert raised.value.reason == reason

@@ -11,7 +11,8 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from ocr_service.formats import ImageFormat, UnreadableInputError
+from ocr_service.failures import OcrError
+from ocr_service.formats import ImageFormat
 from ocr_service.normalize import needs_normalizing, normalize_bytes, normalize_image
 from tools.samples import render_lines
 
@@ -273,7 +274,7 @@ def corrupt_idat(data: bytes) -> bytes:
 
 def test_corrupt_pixel_data_is_unreadable() -> None:
     data = corrupt_idat(encode(on_transparent("RGB", (255, 255, 255)), "PNG"))
-    with pytest.raises(UnreadableInputError, match="PNG") as raised:
+    with pytest.raises(OcrError, match="PNG") as raised:
         normalize_bytes(data, ImageFormat.PNG, max_pixels=MAX_PIXELS)
     assert raised.value.reason == "unreadable-image"
 
@@ -296,7 +297,7 @@ def test_the_callers_pixel_limit_replaces_pillows_and_is_restored(
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
 
     pixels = ORIGINAL.width * ORIGINAL.height
-    with pytest.raises(UnreadableInputError) as raised:
+    with pytest.raises(OcrError) as raised:
         normalize_bytes(data, ImageFormat.JPEG, max_pixels=pixels // 3)
     assert raised.value.reason == "unreadable-image"
     assert Image.MAX_IMAGE_PIXELS == 1000

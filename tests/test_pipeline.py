@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -24,8 +25,11 @@ from conftest import (
     FakeEngine,
 )
 from ocr_service.config import DEFAULT_LIMITS, Limits
+from ocr_service.engine import MissingModelError
 from ocr_service.event_shapes import ObjectRef, refs_from_notification
+from ocr_service.failures import Reason
 from ocr_service.languages import LanguagePolicy
+from ocr_service.outcomes import Skip
 from ocr_service.pipeline import OcrPipeline
 from ocr_service.recognition import DocumentRecognizer
 from ocr_service.results import long_key_error_key, result_keys
@@ -631,3 +635,91 @@ def test_a_failure_is_recorded_for_what_was_read(s3: Any, fake_engine: FakeEngin
     assert record["source"]["etag"] == bad.etag  # the bytes that failed, not the event's
     assert [s.reason for s in second.skipped] == ["duplicate"]
     assert output_keys(s3) == ["a.png.error.json"]
+
+
+def test_a_failure_the_deployment_caused_heals_once_the_cause_is_fixed(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    uploaded = upload(s3, "scans/ru.png", PNG)
+
+    def model_not_bundled(_: bytes) -> None:
+        raise MissingModelError("recognizing in RUS needs the model 'cyrillic'", "cyrillic")
+
+    fake_engine.during_recognition = model_not_bundled
+    first = make_pipeline(s3, fake_engine).process_refs(event_of(uploaded))
+    assert [(f.reason, f.retryable) for f in first.failed] == [(Reason.MODEL_MISSING, False)]
+    head = s3.head_object(Bucket=OUTPUT_BUCKET, Key="scans/ru.png.error.json")
+    assert head["Metadata"]["failure-final"] == "false"
+
+    fake_engine.during_recognition = None  # the operator bundled the model
+    again = make_pipeline(s3, fake_engine).process_refs(event_of(uploaded))
+
+    assert [s.key for s in again.succeeded] == ["scans/ru.png"]
+    assert output_keys(s3) == ["scans/ru.png.txt"]  # the failure record made way
+
+
+def test_a_failure_inherent_to_the_bytes_stays_final(s3: Any, fake_engine: FakeEngine) -> None:
+    uploaded = upload(s3, "empty.png", b"")
+    make_pipeline(s3, fake_engine).process_refs(event_of(uploaded))
+    head = s3.head_object(Bucket=OUTPUT_BUCKET, Key="empty.png.error.json")
+    assert head["Metadata"]["failure-final"] == "true"
+
+    again = make_pipeline(s3, fake_engine).process_refs(event_of(uploaded))
+
+    assert [s.reason for s in again.skipped] == [Skip.DUPLICATE]
+    assert fake_engine.calls == []
+
+
+def test_an_object_the_role_may_not_read_is_access_denied_and_heals(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    uploaded = upload(s3, "locked.png", PNG)
+
+    def denied(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetObject")
+
+    real_get = s3.get_object
+    s3.get_object = denied
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(uploaded))
+    s3.get_object = real_get
+    [failure] = result.failed
+    assert (failure.reason, failure.retryable) == (Reason.ACCESS_DENIED, False)
+    assert "s3:GetObject" in failure.message
+    assert failure.reason.heals
+    again = make_pipeline(s3, fake_engine).process_refs(event_of(uploaded))
+    assert [s.key for s in again.succeeded] == ["locked.png"]
+
+
+def test_an_engine_crash_is_recorded_and_heals(s3: Any, fake_engine: FakeEngine) -> None:
+    def crash(_: bytes) -> None:
+        raise RuntimeError("native engine aborted")
+
+    fake_engine.during_recognition = crash
+    result = make_pipeline(s3, fake_engine).process_refs(event_of(upload(s3, "a.png", PNG)))
+    [failure] = result.failed
+    assert (failure.reason, failure.retryable) == (Reason.ENGINE_ERROR, False)
+    assert "native engine aborted" in failure.message
+
+
+def test_the_readme_lists_every_failure_reason_with_its_kind() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## How one object is handled", 1)[1].split("\n## ", 1)[0]
+    listed: dict[str, str] = {}
+    for row in section.splitlines():
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            for reason in re.findall(r"`([a-z-]+)`", cells[0]):
+                listed[reason] = cells[2]
+    assert set(listed) == {reason.value for reason in Reason}
+    for reason in Reason:
+        kind = listed[reason.value]
+        expected = (
+            "transient"
+            if reason.retryable
+            else "heals"
+            if reason.heals
+            else "logged only"
+            if not reason.writes_record
+            else "final"
+        )
+        assert kind == expected, reason

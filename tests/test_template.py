@@ -453,6 +453,8 @@ def test_role_grants_only_what_the_function_uses(either_template: dict[str, Any]
     assert grants(role_statements(either_template, NO_LICENSE)) == {
         ("s3:GetObject", f"arn:aws:s3:::{INPUT_BUCKET_NAME}/*", no_condition),
         ("s3:GetObjectVersion", f"arn:aws:s3:::{INPUT_BUCKET_NAME}/*", no_condition),
+        # 404 for a missing input (final) rather than 403 (access-denied, which heals)
+        ("s3:ListBucket", f"arn:aws:s3:::{INPUT_BUCKET_NAME}", no_condition),
         ("s3:GetObject", "<OutputBucket.Arn>/*", no_condition),
         ("s3:PutObject", "<OutputBucket.Arn>/*", no_condition),
         ("s3:DeleteObject", "<OutputBucket.Arn>/*", no_condition),

@@ -28,7 +28,8 @@ from .engine import (
     SpeedModel,
     StartupTimings,
 )
-from .formats import ImageFormat, UnreadableInputError, identify
+from .failures import OcrError, Reason
+from .formats import ImageFormat, identify
 from .languages import AsposeLanguages
 from .licensing import LicenseError, fetch_license
 from .native import prepare_runtime_environment
@@ -127,7 +128,7 @@ class AsposeEngine:
         (a name `languages.resolve` returned; the engine's default, LATIN, if None).
 
         Raises MissingModelError when the language needs a model that is not installed, and
-        UnreadableInputError when the engine rejects the data.
+        OcrError (unreadable-image) when the engine rejects the data.
         """
         ocr = self._ocr
         input_type = {
@@ -154,8 +155,8 @@ class AsposeEngine:
                 if preprocessing.filters or preprocessing.upscale_small_font:
                     needed_for += f" with preprocessing {preprocessing.filters}"
                 raise missing_model(missing.group(1), needed_for) from error
-            raise UnreadableInputError(
-                "unreadable-image",
+            raise OcrError(
+                Reason.UNREADABLE_IMAGE,
                 f"the engine could not read this {image_format.value.upper()} data: {error}",
             ) from error
         return Recognition(

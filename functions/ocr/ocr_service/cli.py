@@ -24,7 +24,7 @@ from typing import TextIO
 from . import engines
 from .config import ConfigError, EngineKind, load_settings
 from .engine import EngineSetupError
-from .formats import UnreadableInputError
+from .failures import OcrError
 from .languages import METADATA_KEY, UnknownLanguageError
 from .recognition import DocumentRecognizer
 
@@ -57,9 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         try:
             text, pages = _recognize_file(recognizer, path, args.lang)
-        except (OSError, UnreadableInputError) as error:
+        except (OSError, OcrError) as error:
             failed += 1
-            reason = getattr(error, "reason", "unreadable-file")
+            reason = error.reason if isinstance(error, OcrError) else "unreadable-file"
             progress.done(path, f"FAILED {reason}: {error}", failed=True)
             continue
         if target is None:

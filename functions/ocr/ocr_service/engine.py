@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .config import Preprocessing
+from .failures import OcrError, Reason
 from .formats import ImageFormat
 from .languages import LanguageCatalog
 
@@ -96,12 +97,12 @@ class EngineSetupError(RuntimeError):
     to deploy or install. Raised during Init: the cold start fails with it."""
 
 
-class MissingModelError(RuntimeError):
+class MissingModelError(OcrError):
     """A language or preprocessing option needs model data that is not installed (and may
     not be downloaded); the message says what to add and how."""
 
     def __init__(self, message: str, model: str) -> None:
-        super().__init__(message)
+        super().__init__(Reason.MODEL_MISSING, message)
         self.model = model
 
 
@@ -145,7 +146,7 @@ class OcrEngine(Protocol):
         engine's default if None).
 
         Raises MissingModelError when the language needs data that is not installed, and
-        formats.UnreadableInputError when the engine cannot read the data."""
+        OcrError (unreadable-image) when the engine cannot read the data."""
         ...
 
     def searchable_pdf(self, recognition: Recognition) -> bytes:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .engine import PageRange
 from .event_shapes import PAGE_TASK_KEY, UnsupportedEventError
+from .failures import Reason
 from .results import SourceVersion
 from .storage import JSON_CONTENT_TYPE, PDF_CONTENT_TYPE, ObjectStore, PreconditionFailedError
 
@@ -136,7 +137,7 @@ class Parts:
             self._create(self._key(pages, ".pdf"), pdf, PDF_CONTENT_TYPE)
         self._create(self._key(pages, ".json"), _json(document), JSON_CONTENT_TYPE)
 
-    def write_failure(self, pages: PageRange, reason: str, message: str) -> None:
+    def write_failure(self, pages: PageRange, reason: Reason, message: str) -> None:
         failure = {"first_page": pages.first, "last_page": pages.last, "reason": reason}
         self._create(
             self._key(pages, ".error.json"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from .failures import OcrError, Reason
+
 
 class ImageFormat(enum.Enum):
     """The input formats the engine reads, by what the engine needs to be told."""
@@ -35,22 +37,13 @@ _SIGNATURES: tuple[tuple[bytes, ImageFormat], ...] = (
 _RIFF, _WEBP = b"RIFF", b"WEBP"
 
 
-class UnreadableInputError(ValueError):
-    """The object is not something the engine can read. Retrying cannot help."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        """A stable code for the failure: empty-object, unsupported-format, unreadable-image."""
-
-
 def identify(data: bytes) -> ImageFormat:
-    """The format of an input, checked before the engine sees it; raise UnreadableInputError."""
+    """The format of an input, checked before the engine sees it; raise OcrError."""
     if not data:
-        raise UnreadableInputError("empty-object", "the object is empty (0 bytes)")
+        raise OcrError(Reason.EMPTY_OBJECT, "the object is empty (0 bytes)")
     image_format = sniff_format(data)
     if image_format is None:
-        raise UnreadableInputError("unsupported-format", describe_unknown(data))
+        raise OcrError(Reason.UNSUPPORTED_FORMAT, describe_unknown(data))
     return image_format
 
 

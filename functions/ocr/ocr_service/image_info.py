@@ -12,7 +12,8 @@ import re
 import struct
 from dataclasses import dataclass
 
-from .formats import ImageFormat, UnreadableInputError
+from .failures import OcrError, Reason
+from .formats import ImageFormat
 
 MIN_SIDE = 8  # pixels: anything smaller cannot hold a legible character
 _MAX_TIFF_PAGES_SCANNED = 10_000  # stops a looping IFD chain
@@ -37,29 +38,29 @@ class ImageInfo:
         return self.width * self.height
 
 
-def _corrupt(image_format: ImageFormat, detail: str) -> UnreadableInputError:
-    return UnreadableInputError(
-        "corrupt-image", f"the {image_format.value.upper()} data is corrupt: {detail}"
+def _corrupt(image_format: ImageFormat, detail: str) -> OcrError:
+    return OcrError(
+        Reason.CORRUPT_IMAGE, f"the {image_format.value.upper()} data is corrupt: {detail}"
     )
 
 
-def _truncated(image_format: ImageFormat) -> UnreadableInputError:
-    return UnreadableInputError(
-        "truncated-image",
+def _truncated(image_format: ImageFormat) -> OcrError:
+    return OcrError(
+        Reason.TRUNCATED_IMAGE,
         f"the {image_format.value.upper()} data is cut short (incomplete upload or copy?)",
     )
 
 
 def inspect_image(data: bytes, image_format: ImageFormat) -> ImageInfo:
-    """Return the image's size and page count; raise UnreadableInputError when the headers
+    """Return the image's size and page count; raise OcrError when the headers
     are inconsistent or the data ends early. PDF pages are counted; their size is not known."""
     try:
         info = _READERS[image_format](data)
     except (struct.error, IndexError) as error:
         raise _truncated(image_format) from error
     if image_format is not ImageFormat.PDF and min(info.width, info.height) < MIN_SIDE:
-        raise UnreadableInputError(
-            "image-too-small",
+        raise OcrError(
+            Reason.IMAGE_TOO_SMALL,
             f"the image is {info.width}x{info.height} pixels: too small to hold legible text",
         )
     return info

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .formats import ImageFormat, UnreadableInputError
+from .failures import OcrError, Reason
+from .formats import ImageFormat
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -91,8 +92,8 @@ def normalize_bytes(
                 return data, image_format
             return _encode_png(normalize_image(image), image.info.get("dpi")), ImageFormat.PNG
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise UnreadableInputError(
-            "unreadable-image", f"the {name} image could not be decoded: {error}"
+        raise OcrError(
+            Reason.UNREADABLE_IMAGE, f"the {name} image could not be decoded: {error}"
         ) from error
 
 

@@ -3,9 +3,12 @@ ends each object's work. The pipeline decides outcomes; this module only describ
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field
 
 from aws_lambda_powertools import Logger
+
+from .failures import Reason
 
 logger = Logger(child=True)
 
@@ -22,13 +25,22 @@ class Succeeded:
     recognition_seconds: float
 
 
+class Skip(enum.StrEnum):
+    """Why an object needed no work of its own."""
+
+    DUPLICATE = "duplicate"  # a result already records this version
+    SUPERSEDED = "superseded"  # a newer upload owns the key
+    NOT_AN_UPLOAD = "not-an-upload"  # a deletion, restore or expiry
+    SPLIT = "split-into-page-tasks"  # a long document: its page tasks do the work
+    PART_WRITTEN = "part-written"  # a page task whose document is not complete yet
+
+
 @dataclass(frozen=True)
 class Skipped:
     bucket: str
     key: str
     version_id: str | None
-    reason: str
-    """duplicate (already has its result) or superseded (a newer upload owns the result)."""
+    reason: Skip
 
 
 @dataclass(frozen=True)
@@ -36,8 +48,7 @@ class Failed:
     bucket: str
     key: str
     version_id: str | None
-    reason: str
-    """A stable code: object-missing, empty-object, unsupported-format, too-large, ..."""
+    reason: Reason
     message: str
     retryable: bool
     record_key: str | None = None

@@ -25,22 +25,28 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .documents import failure_record, json_bytes, pages_of, sidecar_document
 from .engine import PAGE_SEPARATOR, OcrEngine, SpeedModel
 from .event_shapes import ObjectRef
+from .failures import OcrError, Reason
 from .fanout import PageTask, Parts, TaskQueue, merge_pdfs, plan
-from .formats import ImageFormat, UnreadableInputError
+from .formats import ImageFormat
 from .image_info import ImageInfo
-from .outcomes import Failed, InvocationResult, Outcome, Skipped, Succeeded, log_outcome
+from .outcomes import Failed, InvocationResult, Outcome, Skip, Skipped, Succeeded, log_outcome
 from .recognition import DocumentRecognizer
-from .results import Published, ResultKeys, ResultWriter, SourceVersion, long_key_error_key
+from .results import (
+    FINAL_METADATA,
+    Published,
+    ResultKeys,
+    ResultWriter,
+    SourceVersion,
+    long_key_error_key,
+)
 from .results import result_keys as keys_for
 from .storage import (
     JSON_CONTENT_TYPE,
     PDF_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
     ObjectStore,
-    ObjectTooLargeError,
     PreconditionFailedError,
     SourceObject,
-    SourceUnavailableError,
 )
 from .telemetry import NoTelemetry, PipelineTelemetry, WorkDone
 
@@ -66,24 +72,6 @@ class Clock:
     def starting(cls, remaining_ms: RemainingMillis | None) -> Clock:
         remaining = remaining_ms or (lambda: 1 << 62)
         return cls(remaining, remaining())
-
-
-class PermanentRecordError(Exception):
-    """This record cannot succeed as it is; retrying would not help."""
-
-    def __init__(self, reason: str, message: str, source: SourceVersion | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.source = source
-        """The version that was read and found wanting, when it was read."""
-
-
-class TransientRecordError(Exception):
-    """This record may succeed later; the invocation must be retried."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def estimated_seconds(info: ImageInfo, speed: SpeedModel) -> float:
@@ -189,31 +177,36 @@ class OcrPipeline:
         source = SourceVersion(ref.bucket, ref.key, ref.etag, ref.version_id)
         if not ref.is_upload:
             # A deletion, restore or expiry: there is nothing to recognize or answer for.
-            return Skipped(ref.bucket, ref.key, ref.version_id, "not-an-upload")
+            return Skipped(ref.bucket, ref.key, ref.version_id, Skip.NOT_AN_UPLOAD)
         try:
             keys = self._check_record(ref)
             if self._results.recorded_result(source) is not None:
-                return Skipped(ref.bucket, ref.key, ref.version_id, "duplicate")
+                return Skipped(ref.bucket, ref.key, ref.version_id, Skip.DUPLICATE)
             return self._recognize_and_publish(ref, keys, clock)
-        except PermanentRecordError as error:
-            return self._fail_permanently(error.source or source, error.reason, str(error))
-        except TransientRecordError as error:
-            return Failed(ref.bucket, ref.key, ref.version_id, error.reason, str(error), True)
+        except OcrError as error:
+            return self._failed(source, error)
         except _STORAGE_ERRORS as error:
-            return Failed(ref.bucket, ref.key, ref.version_id, "storage-error", str(error), True)
+            return self._failed(source, OcrError(Reason.STORAGE_ERROR, str(error)))
+
+    def _failed(self, source: SourceVersion, error: OcrError) -> Failed | Skipped:
+        if error.retryable:
+            return Failed(
+                source.bucket, source.key, source.version_id, error.reason, error.message, True
+            )
+        return self._fail_permanently(source, error.reason, error.message)
 
     def _check_record(self, ref: ObjectRef) -> ResultKeys:
         """Refuse records this function must not process; return where the result goes."""
         if ref.bucket == self._output_bucket:
             # A trigger on the output bucket would recognize our own results forever.
-            raise PermanentRecordError(
-                "output-is-input",
+            raise OcrError(
+                Reason.OUTPUT_IS_INPUT,
                 f"the object is in the output bucket {ref.bucket!r}; refusing to process results",
             )
         keys = keys_for(ref.key)
         if keys is None:
-            raise PermanentRecordError(
-                "key-too-long", "the key is too long to add a result suffix within S3's limit"
+            raise OcrError(
+                Reason.KEY_TOO_LONG, "the key is too long to add a result suffix within S3's limit"
             )
         return keys
 
@@ -221,16 +214,9 @@ class OcrPipeline:
         self, bucket: str, key: str, version_id: str | None, clock: Clock
     ) -> SourceObject:
         if clock.remaining_ms() < IO_ALLOWANCE_S * 1000:
-            raise TransientRecordError("insufficient-time", "too little time left to start")
-        try:
-            with self._telemetry.span("download"):
-                return self._store.get_object(
-                    bucket, key, version_id, self._limits.max_object_bytes
-                )
-        except SourceUnavailableError as error:
-            raise PermanentRecordError("object-missing", str(error)) from error
-        except ObjectTooLargeError as error:
-            raise PermanentRecordError("too-large", str(error)) from error
+            raise OcrError(Reason.INSUFFICIENT_TIME, "too little time left to start")
+        with self._telemetry.span("download"):
+            return self._store.get_object(bucket, key, version_id, self._limits.max_object_bytes)
 
     def _recognize_and_publish(self, ref: ObjectRef, keys: ResultKeys, clock: Clock) -> Outcome:
         source_object = self._download(ref.bucket, ref.key, ref.version_id, clock)
@@ -240,7 +226,7 @@ class OcrPipeline:
             ref.bucket, ref.key, source_object.etag, source_object.version_id or ref.version_id
         )
         if source.etag != ref.etag and self._results.recorded_result(source) is not None:
-            return Skipped(ref.bucket, ref.key, source.version_id, "duplicate")
+            return Skipped(ref.bucket, ref.key, source.version_id, Skip.DUPLICATE)
         try:
             examined = self._recognizer.examine(source_object.body)
             if self._splitter is not None and self._splitter.splits(examined.info):
@@ -251,9 +237,8 @@ class OcrPipeline:
             with self._telemetry.span("recognize", format=examined.info.image_format.value):
                 recognition = self._recognizer.recognize(examined, language)
             seconds = time.perf_counter() - started
-        except (UnreadableInputError, PermanentRecordError) as error:
-            reason = getattr(error, "reason", "unreadable-image")
-            raise PermanentRecordError(reason, str(error), source) from error
+        except OcrError as error:  # about the version read, which may be newer than the event's
+            return self._failed(source, error)
         if recognition.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
         with self._telemetry.span("upload"):
@@ -275,7 +260,7 @@ class OcrPipeline:
                 ),
             )
         if published is not Published.WRITTEN:
-            return Skipped(ref.bucket, ref.key, source.version_id, published.value)
+            return Skipped(ref.bucket, ref.key, source.version_id, Skip(published.value))
         return Succeeded(
             ref.bucket,
             ref.key,
@@ -297,17 +282,17 @@ class OcrPipeline:
         logger.info(
             "document split into page tasks", extra={"pages": page_count, "tasks": len(tasks)}
         )
-        return Skipped(source.bucket, source.key, source.version_id, "split-into-page-tasks")
+        return Skipped(source.bucket, source.key, source.version_id, Skip.SPLIT)
 
     def _task(self, task: PageTask, clock: Clock) -> Outcome:
         source = task.source
 
-        def skipped(reason: str) -> Skipped:
+        def skipped(reason: Skip) -> Skipped:
             return Skipped(source.bucket, source.key, source.version_id, reason)
 
         keys = keys_for(source.key)
         if keys is None or self._results.recorded_result(source) is not None:
-            return skipped("duplicate")
+            return skipped(Skip.DUPLICATE)
         parts = Parts(self._store, self._output_bucket, source)
         try:
             if not parts.has(task.pages):  # a redelivery finds its part written already
@@ -317,13 +302,12 @@ class OcrPipeline:
             # Every task looks; the one that finds the set complete and wins the claim
             # assembles (a claim older than the function's timeout is taken over).
             if not parts.complete(task.ranges) or not parts.claim(clock.budget_ms / 1000):
-                return skipped("part-written")
+                return skipped(Skip.PART_WRITTEN)
             return self._assemble(task, keys, parts)
-        except TransientRecordError as error:
-            reason, message = error.reason, str(error)
+        except OcrError as error:  # only transient ones leave _recognize_range
+            return self._failed(source, error)
         except _STORAGE_ERRORS as error:
-            reason, message = "storage-error", str(error)
-        return Failed(source.bucket, source.key, source.version_id, reason, message, True)
+            return self._failed(source, OcrError(Reason.STORAGE_ERROR, str(error)))
 
     def _recognize_range(self, task: PageTask, parts: Parts, clock: Clock) -> Outcome | None:
         """Write the range's part (or its failure); an outcome when there is nothing to write."""
@@ -331,7 +315,7 @@ class OcrPipeline:
         try:
             source_object = self._download(source.bucket, source.key, source.version_id, clock)
             if source_object.etag != source.etag:  # overwritten: the newer upload owns the key
-                return Skipped(source.bucket, source.key, source.version_id, "superseded")
+                return Skipped(source.bucket, source.key, source.version_id, Skip.SUPERSEDED)
             examined = self._recognizer.examine(source_object.body)
             range_info = ImageInfo(
                 examined.info.image_format,
@@ -343,10 +327,10 @@ class OcrPipeline:
             language = self._recognizer.language_for(source.key, source_object.metadata).name
             with self._telemetry.span("recognize", format=examined.info.image_format.value):
                 recognition = self._recognizer.recognize(examined, language, pages=task.pages)
-        except (UnreadableInputError, PermanentRecordError) as error:
-            parts.write_failure(
-                task.pages, getattr(error, "reason", "unreadable-image"), str(error)
-            )
+        except OcrError as error:
+            if error.retryable:
+                raise  # only this range's message comes back
+            parts.write_failure(task.pages, error.reason, error.message)
             return None
         pdf = self._engine.searchable_pdf(recognition) if "pdf" in self._outputs else None
         part = {
@@ -368,7 +352,7 @@ class OcrPipeline:
                 for part in failures
             )
             outcome: Outcome = self._fail_permanently(
-                source, str(details[0]["reason"]), message, {"failed_pages": details}
+                source, Reason(details[0]["reason"]), message, {"failed_pages": details}
             )
         else:
             pages = [page for part in assembled for page in part.document["pages"]]
@@ -386,7 +370,7 @@ class OcrPipeline:
                 ),
             )
             outcome = (
-                Skipped(source.bucket, source.key, source.version_id, published.value)
+                Skipped(source.bucket, source.key, source.version_id, Skip(published.value))
                 if published is not Published.WRITTEN
                 else Succeeded(
                     source.bucket,
@@ -438,15 +422,15 @@ class OcrPipeline:
     def _check_time(self, info: ImageInfo, clock: Clock) -> None:
         needed_ms = int(estimated_seconds(info, self._engine.speed) * 1000)
         if needed_ms > clock.budget_ms:
-            raise PermanentRecordError(
-                "exceeds-time-limit",
+            raise OcrError(
+                Reason.EXCEEDS_TIME_LIMIT,
                 f"recognizing this needs about {needed_ms / 1000:.0f} s, more than the "
                 f"function's {clock.budget_ms / 1000:.0f} s: raise its Timeout or split the "
                 "document (OCR_PAGES_PER_TASK)",
             )
         if needed_ms > clock.remaining_ms():
-            raise TransientRecordError(
-                "insufficient-time",
+            raise OcrError(
+                Reason.INSUFFICIENT_TIME,
                 f"about {needed_ms / 1000:.0f} s needed, {clock.remaining_ms() / 1000:.0f} s "
                 "left: retrying in a fresh invocation",
             )
@@ -454,12 +438,12 @@ class OcrPipeline:
     def _fail_permanently(
         self,
         source: SourceVersion,
-        reason: str,
+        reason: Reason,
         message: str,
         details: Mapping[str, object] | None = None,
     ) -> Failed | Skipped:
         failed = Failed(source.bucket, source.key, source.version_id, reason, message, False)
-        if reason == "output-is-input":
+        if not reason.writes_record:
             return failed  # not an upload of ours: there is nothing to answer for
         keys = keys_for(source.key)
         record_key = keys.error if keys else long_key_error_key(source.key)
@@ -471,19 +455,20 @@ class OcrPipeline:
                 content_type=JSON_CONTENT_TYPE,
                 metadata={
                     "failure-reason": reason,
+                    # A failure the deployment caused is not the object's final result: once
+                    # the cause is fixed, a redelivery or `make reprocess` recognizes it.
+                    FINAL_METADATA: "false" if reason.heals else "true",
                     "ocr-engine": self._engine.name,
                     "engine-version": self._engine.version,
                 },
                 replaces=[keys.text, keys.json, keys.pdf] if keys else [],
             )
         except _STORAGE_ERRORS as error:
-            return Failed(
-                source.bucket, source.key, source.version_id, "storage-error", str(error), True
-            )
+            return self._failed(source, OcrError(Reason.STORAGE_ERROR, str(error)))
         if published is not Published.WRITTEN:
             # The object changed meanwhile (its newer event answers for it), or the same
             # version's record was just written by a concurrent duplicate.
-            return Skipped(source.bucket, source.key, source.version_id, published.value)
+            return Skipped(source.bucket, source.key, source.version_id, Skip(published.value))
         return Failed(
             source.bucket, source.key, source.version_id, reason, message, False, record_key
         )

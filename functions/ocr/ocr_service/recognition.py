@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .config import Limits, Preprocessing, Settings
-from .engine import NO_PREPROCESSING, MissingModelError, OcrEngine, PageRange, Recognition
-from .formats import UnreadableInputError, identify
+from .engine import NO_PREPROCESSING, OcrEngine, PageRange, Recognition
+from .failures import OcrError, Reason
+from .formats import identify
 from .image_info import ImageInfo, inspect_image
 from .languages import DEFAULT_LANGUAGE, LanguageChoice, LanguagePolicy, UnknownLanguageError
 from .normalize import normalize_bytes
@@ -56,19 +57,19 @@ class DocumentRecognizer:
         )
 
     def examine(self, data: bytes) -> Examined:
-        """Identify the format and read the headers; raise UnreadableInputError (with its
+        """Identify the format and read the headers; raise OcrError (with its
         reason code) for anything the engine must not see."""
         info = inspect_image(data, identify(data))
         limits = self.limits
         if info.pages > limits.max_pages:
-            raise UnreadableInputError(
-                "too-many-pages",
+            raise OcrError(
+                Reason.TOO_MANY_PAGES,
                 f"the document has {info.pages} pages; the limit is {limits.max_pages} "
                 "(OCR_MAX_PAGES)",
             )
         if info.pixels_per_page > limits.max_pixels:
-            raise UnreadableInputError(
-                "too-many-pixels",
+            raise OcrError(
+                Reason.TOO_MANY_PIXELS,
                 f"the image is {info.width}x{info.height} = {info.pixels_per_page:,} pixels; "
                 f"the limit is {limits.max_pixels:,} per page (OCR_MAX_PIXELS)",
             )
@@ -79,12 +80,12 @@ class DocumentRecognizer:
         try:
             return self._languages.choose(key, metadata)
         except UnknownLanguageError as error:
-            raise UnreadableInputError("unknown-language", str(error)) from error
+            raise OcrError(Reason.UNKNOWN_LANGUAGE, str(error)) from error
 
     def recognize(
         self, examined: Examined, language: str, pages: PageRange | None = None
     ) -> Recognition:
-        """Recognize an examined input; raise UnreadableInputError when the engine cannot.
+        """Recognize an examined input; raise OcrError when the engine cannot.
 
         Whatever the engine, the input is normalised first (EXIF orientation, colour modes a
         scanner, phone or screenshot produces, transparency, WEBP); inputs that need none of
@@ -101,8 +102,12 @@ class DocumentRecognizer:
                 preprocessing=self._preprocessing,
                 pages=pages,
             )
-        except MissingModelError as error:
-            raise UnreadableInputError("model-missing", str(error)) from error
+        except OcrError:
+            raise
+        except RuntimeError as error:  # the native engine failed in a way it does not name
+            raise OcrError(
+                Reason.ENGINE_ERROR, f"the {self.engine.name} engine failed: {error}"
+            ) from error
 
     def _scale(self, info: ImageInfo) -> float | None:
         """The factor that brings an image's long side down to the configured maximum:

@@ -31,6 +31,9 @@ MAX_KEY_BYTES = 1024  # S3's limit for a key, in UTF-8 bytes
 LONG_KEYS_PREFIX = "_long-keys/"  # failure records of keys too long to take a suffix
 _MAX_METADATA_KEY_CHARS = 1024  # S3 allows 2 KB of user metadata in all
 _WRITE_ATTEMPTS = 5
+# A failure record's metadata: "false" for a failure the deployment caused (a missing model, a
+# timeout too short, ...), which does not count as the object's result (failures.py).
+FINAL_METADATA = "failure-final"
 
 
 class Published(enum.Enum):
@@ -102,12 +105,16 @@ class ResultWriter:
         self._bucket = output_bucket
 
     def recorded_result(self, source: SourceVersion) -> str | None:
-        """The key of a result that already records this source version, if there is one."""
+        """The key of a result that already records this source version, if there is one. A
+        failure record of a failure that heals (FINAL_METADATA "false") is no result: the
+        object is recognized again."""
         keys = result_keys(source.key)
         candidates = [keys.text, keys.error] if keys else [long_key_error_key(source.key)]
         for key in candidates:
             head = self._store.head_object(self._bucket, key)
-            if head is not None and source.is_recorded_in(head.metadata):
+            if head is None or not source.is_recorded_in(head.metadata):
+                continue
+            if head.metadata.get(FINAL_METADATA) != "false":
                 return key
         return None
 

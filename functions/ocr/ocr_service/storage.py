@@ -8,22 +8,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from .failures import OcrError, Reason
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 PDF_CONTENT_TYPE = "application/pdf"
-# Without s3:ListBucket (least privilege) S3 answers 403, not 404, for a missing key.
-_MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404", "AccessDenied", "403"}
-
-
-class SourceUnavailableError(LookupError):
-    """The source object is gone or not readable by this function. Retrying cannot help."""
-
-
-class ObjectTooLargeError(ValueError):
-    """The object is larger than the configured limit; its body was not read."""
+_MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404"}
+# The role may list the input bucket, so S3 answers 404 for a missing key there and 403 only
+# when the role may not read it; result keys are looked up without that right (403 = absent).
+_DENIED_CODES = {"AccessDenied", "403"}
 
 
 class PreconditionFailedError(RuntimeError):
@@ -99,18 +95,25 @@ class S3ObjectStore:
         try:
             response = self._client.get_object(**request)
         except ClientError as error:
-            if _error_code(error) in _MISSING_CODES:
-                raise SourceUnavailableError(
-                    f"s3://{bucket}/{key} does not exist (any more) or is not readable "
-                    f"({_error_code(error)})"
+            code = _error_code(error)
+            if code in _MISSING_CODES:
+                raise OcrError(
+                    Reason.OBJECT_MISSING, f"s3://{bucket}/{key} does not exist (any more) ({code})"
+                ) from error
+            if code in _DENIED_CODES:
+                raise OcrError(
+                    Reason.ACCESS_DENIED,
+                    f"the function's role may not read s3://{bucket}/{key} ({code}): grant it "
+                    "s3:GetObject (and s3:GetObjectVersion, and kms:Decrypt for a KMS key)",
                 ) from error
             raise
         with response["Body"] as body:
             size = int(response.get("ContentLength", 0))
             if size > max_bytes:
-                raise ObjectTooLargeError(
+                raise OcrError(
+                    Reason.TOO_LARGE,
                     f"the object is {size:,} bytes; the limit is {max_bytes:,} "
-                    "(OCR_MAX_OBJECT_BYTES)"
+                    "(OCR_MAX_OBJECT_BYTES)",
                 )
             data = body.read()
         return SourceObject(
@@ -127,7 +130,7 @@ class S3ObjectStore:
         try:
             response = self._client.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
-            if _error_code(error) in _MISSING_CODES | {"NotFound"}:
+            if _error_code(error) in _MISSING_CODES | _DENIED_CODES | {"NotFound"}:
                 return None  # 403 too: without s3:ListBucket that is how S3 says "no such key"
             raise
         return ObjectHead(

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Preprocessing
 from .engine import PageRange
-from .formats import ImageFormat, UnreadableInputError
+from .failures import OcrError, Reason
+from .formats import ImageFormat
 from .normalize import normalize_image
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def decode_pages(
     data: bytes, image_format: ImageFormat, max_pixels: int, pages: PageRange | None = None
 ) -> Iterator[Image]:
     """Each page of the input (or of `pages` only), decoded lazily in order;
-    UnreadableInputError when a page cannot be decoded."""
+    OcrError when a page cannot be decoded."""
     numbers = range(pages.first - 1, pages.last) if pages else None  # counted from 0
     if image_format is ImageFormat.PDF:
         yield from _pdf_pages(data, max_pixels, numbers)
@@ -88,9 +89,9 @@ def _pdf_pages(data: bytes, max_pixels: int, numbers: range | None) -> Iterator[
         document.close()
 
 
-def _unreadable(image_format: ImageFormat, error: Exception) -> UnreadableInputError:
-    return UnreadableInputError(
-        "unreadable-image",
+def _unreadable(image_format: ImageFormat, error: Exception) -> OcrError:
+    return OcrError(
+        Reason.UNREADABLE_IMAGE,
         f"the engine could not read this {image_format.value.upper()} data: {error}",
     )
 
