@@ -14,6 +14,7 @@ import difflib
 import io
 import json
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -128,9 +129,8 @@ def main() -> int:
             seconds[option_name] += time.perf_counter() - started
             row[option_name] = score(text, truth)
         print(input_name.ljust(44), " ".join(f"{row[o]:5.2f}" for o in OPTIONS), flush=True)
-    means = {
-        o: round(sum(r[o] for r in table.values()) / len(table), 3) for o in OPTIONS
-    }  # nan where an option needs a model that is not installed
+    # nan where an option needs a model that is not installed
+    means = {o: round(statistics.fmean(r[o] for r in table.values()), 3) for o in OPTIONS}
     print("mean".ljust(44), " ".join(f"{means[o]:5.2f}" for o in OPTIONS))
     print("seconds".ljust(44), " ".join(f"{seconds[o]:5.1f}" for o in OPTIONS))
     print("columns:", ", ".join(OPTIONS))
