@@ -36,7 +36,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.12 on PATH; the virtualenv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive backfill load bench clean FORCE
+.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive backfill reprocess load bench clean FORCE
 
 help:
 	@echo "make demo [ENGINE=tesseract] [IMAGE=scan.png]   set up, then recognize a sample through a local S3 and the handler"
@@ -46,6 +46,7 @@ help:
 	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
 	@echo "make up [ENGINE=aspose|tesseract] [WORKERS=2] [BATCH=N] [VISIBILITY=S] [FAKE=1]   the deployed flow locally, in the foreground: S3+SQS on http://127.0.0.1:5000, queue -> worker processes"
 	@echo "make redrive STACK=<name> [DRY_RUN=1] [RATE=N] [LOCAL=1 [MAX=N]]   move the dead-letter queue back to the ingest queue (SQS's redrive; LOCAL=1: receive/send/delete, for moto)"
+	@echo "make reprocess STACK=<name> [REASON=...] [PREFIX=...] [LOCAL=1]   re-enqueue objects whose failures heal once fixed (model-missing, ...)"
 	@echo "make backfill STACK=<name> [PREFIX=...] [RATE=50] [RESTART=1] [MAX=N] [DRY_RUN=1] [LOCAL=1]   enqueue objects already in the input bucket (resumable)"
 	@echo "make load [LOAD_OBJECTS=300] [LONG=2] [ENGINE=aspose|tesseract] [WORKERS=2] [BATCH=N] [FAKE=1]   uploads through the make-up topology (worker processes, SQS retries, DLQ), long documents too; checks every result"
 	@echo "make bench [SAMPLES=../shared/ocr-samples]   speed, memory and cost, side by side (tables + bench/results/*.json)"
@@ -101,6 +102,10 @@ up: setup
 redrive: setup
 	@test -n "$(STACK)$(LOCAL)" || { echo "usage: make redrive STACK=<stack name> [DRY_RUN=1] [RATE=N]   (or LOCAL=1 [MAX=N]: AWS_ENDPOINT_URL's ocr-ingest-dlq -> ocr-ingest, or the stack's queues with STACK)" >&2; exit 2; }
 	$(PY) -m tools.redrive $(if $(STACK),--stack $(STACK)) $(if $(LOCAL),--local) $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max $(MAX)) $(if $(RATE),--max-per-second $(RATE))
+
+reprocess: setup
+	@test -n "$(STACK)$(LOCAL)" || { echo "usage: make reprocess STACK=<stack name> [REASON=model-missing] [PREFIX=...] [RATE=50]   (or LOCAL=1: make up's ocr-output -> ocr-ingest)" >&2; exit 2; }
+	$(PY) -m tools.reprocess $(if $(STACK),--stack $(STACK),--local) $(if $(REASON),--reason $(REASON)) $(if $(PREFIX),--prefix '$(PREFIX)') $(if $(RATE),--rate $(RATE))
 
 backfill: setup
 	@test -n "$(STACK)$(LOCAL)" || { echo "usage: make backfill STACK=<stack name> [PREFIX=...] [RATE=50] [RESTART=1] [MAX=N] [DRY_RUN=1]   (or LOCAL=1: AWS_ENDPOINT_URL's ocr-input -> ocr-ingest)" >&2; exit 2; }
