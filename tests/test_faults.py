@@ -3,22 +3,21 @@ raises for Lambda's retry, nothing half-written remains, and a rerun completes."
 
 from __future__ import annotations
 
-import importlib
 import socket
-import sys
 import urllib.request
 from collections.abc import Iterator
-from types import ModuleType
+from dataclasses import dataclass
 from typing import Any
-from unittest import mock
 
 import boto3
 import pytest
+from aws_lambda_powertools import Metrics, Tracer
 from botocore.awsrequest import AWSResponse
+from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from conftest import INPUT_BUCKET, OUTPUT_BUCKET, FakeEngine
-from ocr_service import engines
+from conftest import INPUT_BUCKET, OUTPUT_BUCKET, PARENT_LOGGER, FakeEngine
+from ocr_service.bootstrap import Handler, build_service, lambda_handler_for
 from ocr_service.outcomes import RetryableRecordsError
 from tools.events import Upload, s3_put_event
 from tools.lambda_context import LocalLambdaContext
@@ -50,15 +49,30 @@ def endpoint(
     state["server"].stop()
 
 
+@dataclass(frozen=True)
+class App:
+    """The handler as Init builds it, and the S3 client it uses."""
+
+    lambda_handler: Handler
+    s3_client: Any
+
+
 @pytest.fixture
-def app(endpoint: dict[str, Any], fake_engine: FakeEngine) -> Iterator[ModuleType]:
-    with mock.patch.object(engines, "start_engine", return_value=fake_engine):
-        sys.modules.pop("app", None)
-        module = importlib.import_module("app")
-        # Fail fast: the default connect timeout and retries would only slow the test down.
-        module.s3_client.meta.config.retries = {"max_attempts": 1}
-        yield module
-    sys.modules.pop("app", None)
+def app(
+    endpoint: dict[str, Any], fake_engine: FakeEngine, function_environment: dict[str, str]
+) -> App:
+    # Fail fast: the default connect timeout and retries would only slow the test down.
+    s3_client = boto3.client("s3", config=Config(retries={"max_attempts": 1}))
+    metrics, tracer = Metrics(), Tracer()
+    service = build_service(
+        PARENT_LOGGER,
+        metrics,
+        tracer,
+        function_environment,
+        engine=fake_engine,
+        s3_client=s3_client,
+    )
+    return App(lambda_handler_for(service, PARENT_LOGGER, metrics, tracer), s3_client)
 
 
 def seed(url: str) -> dict[str, Any]:
@@ -82,7 +96,7 @@ def results(url: str) -> dict[str, bytes]:
 
 
 def test_s3_vanishing_mid_run_is_retried_and_the_rerun_completes(
-    app: ModuleType, endpoint: dict[str, Any], fake_engine: FakeEngine
+    app: App, endpoint: dict[str, Any], fake_engine: FakeEngine
 ) -> None:
     event = seed(endpoint["url"])
 
@@ -114,7 +128,7 @@ def test_s3_vanishing_mid_run_is_retried_and_the_rerun_completes(
 
 
 def test_s3_errors_on_write_are_retried_not_recorded_as_failures(
-    app: ModuleType, endpoint: dict[str, Any]
+    app: App, endpoint: dict[str, Any]
 ) -> None:
     event = seed(endpoint["url"])
     client = app.s3_client

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from aws_lambda_powertools import Logger
 
 from .failures import Reason
+from .telemetry import PipelineTelemetry, WorkDone
 
 logger = Logger(child=True)
 
@@ -62,25 +63,30 @@ Outcome = Succeeded | Skipped | Failed
 class InvocationResult:
     """What became of each record, in event order."""
 
-    succeeded: list[Succeeded] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    failed: list[Failed] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> list[Succeeded]:
+        return [outcome for outcome in self.outcomes if isinstance(outcome, Succeeded)]
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        return [outcome for outcome in self.outcomes if isinstance(outcome, Skipped)]
+
+    @property
+    def failed(self) -> list[Failed]:
+        return [outcome for outcome in self.outcomes if isinstance(outcome, Failed)]
 
     @property
     def retryable(self) -> list[Failed]:
         return [failure for failure in self.failed if failure.retryable]
 
     def add(self, outcome: Outcome) -> None:
-        if isinstance(outcome, Succeeded):
-            self.succeeded.append(outcome)
-        elif isinstance(outcome, Skipped):
-            self.skipped.append(outcome)
-        else:
-            self.failed.append(outcome)
+        self.outcomes.append(outcome)
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "records": len(self.succeeded) + len(self.skipped) + len(self.failed),
+            "records": len(self.outcomes),
             "succeeded": [asdict(s) for s in self.succeeded],
             "skipped": [asdict(s) for s in self.skipped],
             "failed": [asdict(f) for f in self.failed],
@@ -96,26 +102,40 @@ class RetryableRecordsError(RuntimeError):
         self.result = result
 
 
-def log_outcome(outcome: Outcome) -> None:
-    if isinstance(outcome, Succeeded):
-        logger.info(
-            "object recognized",
-            extra={
-                "outcome": "succeeded",
-                "output_key": outcome.output_key,
-                "pages": outcome.pages,
-                "characters": outcome.characters,
-            },
-        )
-    elif isinstance(outcome, Skipped):
-        logger.info("object skipped", extra={"outcome": "skipped", "reason": outcome.reason})
-    elif outcome.retryable:
-        logger.warning(
-            "object failed transiently; the event will be retried",
-            extra={"outcome": "retry", "reason": outcome.reason, "error": outcome.message},
-        )
-    else:
-        logger.error(
-            "object failed",
-            extra={"outcome": "failed", "reason": outcome.reason, "error": outcome.message},
-        )
+def report(outcome: Outcome, telemetry: PipelineTelemetry) -> None:
+    """The one line that ends an object's work, and its metrics: the one place that tells
+    the kinds of outcome apart."""
+    match outcome:
+        case Succeeded():
+            logger.info(
+                "object recognized",
+                extra={
+                    "outcome": "succeeded",
+                    "output_key": outcome.output_key,
+                    "pages": outcome.pages,
+                    "characters": outcome.characters,
+                },
+            )
+            telemetry.succeeded(
+                WorkDone(
+                    outcome.input_bytes,
+                    outcome.pages,
+                    outcome.recognition_seconds,
+                    outcome.characters,
+                )
+            )
+        case Skipped():
+            logger.info("object skipped", extra={"outcome": "skipped", "reason": outcome.reason})
+            telemetry.skipped()
+        case Failed(retryable=True):
+            logger.warning(
+                "object failed transiently; it will be retried",
+                extra={"outcome": "retry", "reason": outcome.reason, "error": outcome.message},
+            )
+            telemetry.failed(outcome.reason, retryable=True)
+        case Failed():
+            logger.error(
+                "object failed",
+                extra={"outcome": "failed", "reason": outcome.reason, "error": outcome.message},
+            )
+            telemetry.failed(outcome.reason, retryable=False)

@@ -29,7 +29,7 @@ from .failures import OcrError, Reason
 from .fanout import PageTask, Parts, TaskQueue, merge_pdfs, plan
 from .formats import ImageFormat
 from .image_info import ImageInfo
-from .outcomes import Failed, InvocationResult, Outcome, Skip, Skipped, Succeeded, log_outcome
+from .outcomes import Failed, InvocationResult, Outcome, Skip, Skipped, Succeeded, report
 from .recognition import DocumentRecognizer
 from .results import (
     FINAL_METADATA,
@@ -48,7 +48,7 @@ from .storage import (
     PreconditionFailedError,
     SourceObject,
 )
-from .telemetry import NoTelemetry, PipelineTelemetry, WorkDone
+from .telemetry import NoTelemetry, PipelineTelemetry
 
 logger = Logger(child=True)
 
@@ -158,20 +158,8 @@ class OcrPipeline:
         ):
             outcome = work()
             annotate("outcome", type(outcome).__name__.lower())
-            log_outcome(outcome)
-            self._report(outcome)
+            report(outcome, self._telemetry)
         return outcome
-
-    def _report(self, outcome: Outcome) -> None:
-        if isinstance(outcome, Succeeded):
-            work = WorkDone(
-                outcome.input_bytes, outcome.pages, outcome.recognition_seconds, outcome.characters
-            )
-            self._telemetry.succeeded(work)
-        elif isinstance(outcome, Skipped):
-            self._telemetry.skipped()
-        else:
-            self._telemetry.failed(outcome.reason, outcome.retryable)
 
     def _one(self, ref: ObjectRef, clock: Clock) -> Outcome:
         source = SourceVersion(ref.bucket, ref.key, ref.etag, ref.version_id)

@@ -17,6 +17,8 @@ from typing import Protocol
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from .failures import Reason
+
 
 @dataclass(frozen=True)
 class WorkDone:
@@ -40,7 +42,7 @@ class PipelineTelemetry(Protocol):
 
     def skipped(self) -> None: ...
 
-    def failed(self, reason: str, retryable: bool) -> None: ...
+    def failed(self, reason: Reason, retryable: bool) -> None: ...
 
 
 class NoTelemetry:
@@ -56,7 +58,7 @@ class NoTelemetry:
     def skipped(self) -> None:
         pass
 
-    def failed(self, reason: str, retryable: bool) -> None:
+    def failed(self, reason: Reason, retryable: bool) -> None:
         pass
 
 
@@ -87,7 +89,7 @@ class Telemetry:
     def skipped(self) -> None:
         self._metrics.add_metric("ObjectsSkipped", MetricUnit.Count, 1)
 
-    def failed(self, reason: str, retryable: bool) -> None:
+    def failed(self, reason: Reason, retryable: bool) -> None:
         if retryable:
             self._metrics.add_metric("ObjectsRetried", MetricUnit.Count, 1)
             return
