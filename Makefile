@@ -2,12 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# The Lambda runtime is python3.12: develop and test on the same minor version. Take the first
-# candidate that really runs 3.12 (a pyenv shim named python3.12 may be on PATH and still fail).
-ifndef RUNTIME_PYTHON
-RUNTIME_PYTHON_CANDIDATES := $(shell command -v python3.12) $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12)
-RUNTIME_PYTHON := $(firstword $(foreach p,$(RUNTIME_PYTHON_CANDIDATES),$(if $(shell "$(p)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1 && echo ok),$(p))))
-endif
+# The Lambda runtime is python3.12: develop and test on the same minor version. RUNTIME_PYTHON
+# is found where the layers' Makefiles find theirs (override: RUNTIME_PYTHON=/path/to/python3.12).
+include layers/common/python.mk
 VENV := .venv
 PY := $(VENV)/bin/python
 OPENSSL_DIR := $(CURDIR)/.cache/openssl11/lib
