@@ -33,7 +33,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.12 on PATH; the virtualenv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup demo test lint build validate invoke local-s3 deploy redrive backfill reprocess load bench clean FORCE
+.PHONY: help setup lock demo test lint build validate invoke local-s3 deploy redrive backfill reprocess load bench clean FORCE
 
 help:
 	@echo "make demo [ENGINE=tesseract] [IMAGE=scan.png]   set up, then recognize a sample through a local S3 and the handler"
@@ -48,16 +48,29 @@ help:
 	@echo "make load [LOAD_OBJECTS=300] [LONG=2] [ENGINE=aspose|tesseract] [WORKERS=2] [BATCH=N] [FAKE=1]   uploads through the make-up topology (worker processes, SQS retries, DLQ), long documents too; checks every result"
 	@echo "make bench [SAMPLES=../shared/ocr-samples]   speed, memory and cost, side by side (tables + bench/results/*.json)"
 	@echo "make lint      ruff and mypy --strict"
+	@echo "make lock [UPGRADE=1]   re-pin the dev dependencies (requirements-dev.lock) and the function's requirements.txt"
 	@echo "make deploy    sam deploy --guided"
 
 setup: $(VENV)/.installed $(OPENSSL_DIR)/libssl.so.1.1 $(TESSDATA_STAMP)
 
-$(VENV)/.installed: pyproject.toml
+# The venv holds requirements-dev.lock's pins (hash-checked) and this project, editable; it is
+# brought up to date when the lock or pyproject.toml changes. `make lock` writes the lock.
+$(VENV)/.installed: requirements-dev.lock pyproject.toml
 	@test -n "$(RUNTIME_PYTHON)" || { echo "Python 3.12 not found: install it or pass RUNTIME_PYTHON=/path/to/python3.12" >&2; exit 1; }
 	test -x $(PY) || $(RUNTIME_PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check >&2; echo "pyproject.toml and requirements-dev.lock disagree: run make lock" >&2; exit 1; }
 	touch $@
+
+# Pins every development dependency (pyproject.toml's dependencies and dev extra), with hashes,
+# into requirements-dev.lock, keeping the pins that still fit (UPGRADE=1: the newest of all), then
+# writes functions/ocr/requirements.txt from it (tools/requirements.py).
+lock: $(VENV)/.installed
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --extra dev --generate-hashes \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+		--output-file requirements-dev.lock pyproject.toml
+	$(PY) -m tools.requirements
 
 $(OPENSSL_DIR)/libssl.so.1.1: layers/aspose-ocr/fetch_openssl.py layers/common/debian_fetch.py
 	$(RUNTIME_PYTHON) layers/aspose-ocr/fetch_openssl.py --dest $(OPENSSL_DIR)
