@@ -29,9 +29,11 @@ from ocr_service import engines
 from ocr_service.config import load_settings
 from ocr_service.event_shapes import PAGE_TASK_KEY, refs_from_notification
 from ocr_service.fanout import PageTask
-from ocr_service.pipeline import Clock, OcrPipeline, Splitter
+from ocr_service.page_tasks import Splitter
+from ocr_service.pipeline import OcrPipeline
 from ocr_service.recognition import DocumentRecognizer
 from ocr_service.storage import S3ObjectStore
+from ocr_service.time_budget import Clock
 from tools.events import Upload, s3_put_event
 from tools.local_run import LOCAL_PATHS
 

@@ -19,10 +19,12 @@ from ocr_service.event_shapes import PAGE_TASK_KEY, refs_from_notification
 from ocr_service.failures import OcrError, Reason
 from ocr_service.fanout import PARTS_PREFIX, PageTask, Parts, merge_pdfs, plan
 from ocr_service.outcomes import Failed, Skipped, Succeeded
-from ocr_service.pipeline import Clock, OcrPipeline, Splitter
+from ocr_service.page_tasks import Splitter
+from ocr_service.pipeline import OcrPipeline
 from ocr_service.recognition import DocumentRecognizer
 from ocr_service.results import SourceVersion
 from ocr_service.storage import S3ObjectStore
+from ocr_service.time_budget import Clock
 from tools.events import Upload, encode_key, s3_put_event
 from tools.samples import render_document
 

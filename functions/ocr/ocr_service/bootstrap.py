@@ -23,7 +23,8 @@ from .config import Settings, load_settings
 from .engine import OcrEngine
 from .fanout import SqsTaskQueue
 from .invocation import EventRouter
-from .pipeline import OcrPipeline, Splitter
+from .page_tasks import Splitter
+from .pipeline import OcrPipeline
 from .recognition import DocumentRecognizer
 from .storage import S3ObjectStore
 from .telemetry import Telemetry

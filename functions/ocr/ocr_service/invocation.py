@@ -41,7 +41,8 @@ from .event_shapes import (
 )
 from .fanout import PageTask
 from .outcomes import Failed, InvocationResult, RetryableRecordsError
-from .pipeline import Clock, OcrPipeline
+from .pipeline import OcrPipeline
+from .time_budget import Clock
 
 logger = Logger(child=True)
 ResultCode = Literal["Succeeded", "TemporaryFailure", "PermanentFailure"]

@@ -1,0 +1,126 @@
+"""Writing an object's one result: its text (with the sidecar and searchable PDF when asked
+for), or its failure record. Each write is conditional (results.py), and the .txt comes last,
+so its presence means the object is done."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .documents import failure_record, json_bytes
+from .engine import OcrEngine
+from .failures import OcrError, Reason
+from .outcomes import Failed, Skip, Skipped
+from .results import (
+    FINAL_METADATA,
+    Published,
+    ResultKeys,
+    ResultWriter,
+    SourceVersion,
+    long_key_error_key,
+    result_keys,
+)
+from .storage import JSON_CONTENT_TYPE, PDF_CONTENT_TYPE, TEXT_CONTENT_TYPE, PreconditionFailedError
+
+STORAGE_ERRORS = (ClientError, BotoCoreError, PreconditionFailedError)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """An object's results, each made only when its output is configured."""
+
+    text: str
+    page_count: int
+    language: str
+    sidecar: Callable[[], Mapping[str, object]]
+    pdf: Callable[[], bytes]
+
+
+class Publisher:
+    """Writes results and failure records for one engine into one output bucket."""
+
+    def __init__(self, results: ResultWriter, engine: OcrEngine, outputs: frozenset[str]) -> None:
+        self.results = results
+        self._engine = engine
+        self.outputs = outputs
+
+    def publish(
+        self, source: SourceVersion, keys: ResultKeys, publication: Publication
+    ) -> Published:
+        """The optional outputs first, the .txt last."""
+        metadata = {
+            "ocr-engine": self._engine.name,
+            "engine-version": self._engine.version,
+            "engine-licensed": "true" if self._engine.licensed else "false",
+            "page-count": str(publication.page_count),
+            "ocr-language": publication.language,
+        }
+        outputs: list[tuple[str, Callable[[], bytes], str]] = []
+        if "json" in self.outputs:
+            sidecar = publication.sidecar
+            outputs.append((keys.json, lambda: json_bytes(sidecar()), JSON_CONTENT_TYPE))
+        if "pdf" in self.outputs:
+            outputs.append((keys.pdf, publication.pdf, PDF_CONTENT_TYPE))
+        text = publication.text
+        outputs.append((keys.text, lambda: text.encode("utf-8"), TEXT_CONTENT_TYPE))
+        published = Published.WRITTEN
+        for key, body, content_type in outputs:
+            published = self.results.publish(
+                source,
+                key,
+                body(),
+                content_type=content_type,
+                metadata=metadata,
+                replaces=[keys.error] if key == keys.text else [],
+            )
+            if published is Published.SUPERSEDED:
+                return published
+        return published
+
+    def failed(self, source: SourceVersion, error: OcrError) -> Failed | Skipped:
+        """A transient failure is only reported; any other is answered by its record."""
+        if error.retryable:
+            return Failed(
+                source.bucket, source.key, source.version_id, error.reason, error.message, True
+            )
+        return self.fail_permanently(source, error.reason, error.message)
+
+    def fail_permanently(
+        self,
+        source: SourceVersion,
+        reason: Reason,
+        message: str,
+        details: Mapping[str, object] | None = None,
+    ) -> Failed | Skipped:
+        failed = Failed(source.bucket, source.key, source.version_id, reason, message, False)
+        if not reason.writes_record:
+            return failed  # not an upload of ours: there is nothing to answer for
+        keys = result_keys(source.key)
+        record_key = keys.error if keys else long_key_error_key(source.key)
+        try:
+            published = self.results.publish(
+                source,
+                record_key,
+                json_bytes(failure_record(source, reason, message, self._engine, details)),
+                content_type=JSON_CONTENT_TYPE,
+                metadata={
+                    "failure-reason": reason,
+                    # A failure the deployment caused is not the object's final result: once
+                    # the cause is fixed, a redelivery or `make reprocess` recognizes it.
+                    FINAL_METADATA: "false" if reason.heals else "true",
+                    "ocr-engine": self._engine.name,
+                    "engine-version": self._engine.version,
+                },
+                replaces=[keys.text, keys.json, keys.pdf] if keys else [],
+            )
+        except STORAGE_ERRORS as error:
+            return self.failed(source, OcrError(Reason.STORAGE_ERROR, str(error)))
+        if published is not Published.WRITTEN:
+            # The object changed meanwhile (its newer event answers for it), or the same
+            # version's record was just written by a concurrent duplicate.
+            return Skipped(source.bucket, source.key, source.version_id, Skip(published.value))
+        return Failed(
+            source.bucket, source.key, source.version_id, reason, message, False, record_key
+        )
