@@ -58,6 +58,9 @@ setup: $(VENV)/.installed $(OPENSSL_DIR)/libssl.so.1.1 $(TESSDATA_STAMP)
 $(VENV)/.installed: requirements-dev.lock pyproject.toml
 	@test -n "$(RUNTIME_PYTHON)" || { echo "Python 3.12 not found: install it or pass RUNTIME_PYTHON=/path/to/python3.12" >&2; exit 1; }
 	test -x $(PY) || $(RUNTIME_PYTHON) -m venv $(VENV)
+	@# First the lock's pip itself (hash-checked too): a new venv's pip 23 refuses the lock's extras.
+	awk '/^pip==/ { found = 1 } found && /^ *#/ { exit } found' requirements-dev.lock \
+		| $(PY) -m pip install --quiet --require-hashes --no-deps -r /dev/stdin
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check >&2; echo "pyproject.toml and requirements-dev.lock disagree: run make lock" >&2; exit 1; }
@@ -68,7 +71,7 @@ $(VENV)/.installed: requirements-dev.lock pyproject.toml
 # writes functions/ocr/requirements.txt from it (tools/requirements.py).
 lock: $(VENV)/.installed
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --extra dev --generate-hashes \
-		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+		--allow-unsafe --no-strip-extras --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
 		--output-file requirements-dev.lock pyproject.toml
 	$(PY) -m tools.requirements
 

@@ -53,7 +53,11 @@ RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
 )
 
-_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+?)\s*(?:\\)?$")
+# name, its extras if any ("moto[server]": kept in the lock, or pip --require-hashes refuses the
+# extras other packages ask for), version
+_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[A-Za-z0-9._,-]+\])?==(?P<version>\S+?)\s*(?:\\)?$"
+)
 _HASH = re.compile(r"^\s+(?P<hash>--hash=\S+?)\s*(?:\\)?$")
 _VIA_ONE = re.compile(r"^\s+# via (?P<by>.+)$")
 _VIA_MANY = re.compile(r"^\s+#   (?P<by>.+)$")
