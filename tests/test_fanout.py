@@ -22,7 +22,7 @@ from ocr_service.outcomes import Failed, Skipped, Succeeded
 from ocr_service.page_tasks import Splitter
 from ocr_service.pipeline import OcrPipeline
 from ocr_service.recognition import DocumentRecognizer
-from ocr_service.results import SourceVersion
+from ocr_service.results import ObjectVersion
 from ocr_service.storage import S3ObjectStore
 from ocr_service.time_budget import Clock
 from tools.events import Upload, encode_key, s3_put_event
@@ -118,7 +118,7 @@ def test_a_task_delivered_twice_changes_nothing(s3: Any, fake_engine: FakeEngine
 
 
 def test_exactly_one_task_claims_the_assembly(s3: Any) -> None:
-    source = SourceVersion(INPUT_BUCKET, "doc.tif", "etag", None)
+    source = ObjectVersion(INPUT_BUCKET, "doc.tif", "etag", None)
     parts = [Parts(S3ObjectStore(s3), OUTPUT_BUCKET, source) for _ in range(3)]
     assert [p.claim(stale_after_s=900) for p in parts] == [True, False, False]
     # A claim older than the function's timeout belongs to an invocation that is gone.

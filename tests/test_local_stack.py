@@ -25,7 +25,7 @@ from conftest import REPO
 from ocr_service.engine import PageRange
 from ocr_service.fanout import PARTS_PREFIX, PageTask
 from ocr_service.formats import ImageFormat
-from ocr_service.results import SourceVersion
+from ocr_service.results import ObjectVersion
 from tools.events import s3_test_message, sqs_event
 from tools.local_stack import faults, settings, topology
 from tools.local_stack.fake_engine import fake_document_text, fake_text
@@ -90,7 +90,7 @@ def test_batch_item_failures_are_read_as_lambda_reads_them() -> None:
 
 
 def test_messages_are_described_for_the_console() -> None:
-    task = PageTask(SourceVersion("b", "d/x.tif", "e", None), PageRange(11, 20), 30, 10)
+    task = PageTask(ObjectVersion("b", "d/x.tif", "e", None), PageRange(11, 20), 30, 10)
 
     assert describe_body(s3_test_message("ocr-input"))[0] == "test-event"
     assert describe_body(task.body()) == ("page-task", "d/x.tif p11-20")
@@ -320,7 +320,7 @@ def assert_assembled_once(
 
 
 def page_task(key: str, etag: str, first: int) -> str:
-    source = SourceVersion(settings.INPUT_BUCKET, key, etag, None)
+    source = ObjectVersion(settings.INPUT_BUCKET, key, etag, None)
     pages = PageRange(first, first + PAGES_PER_TASK - 1)
     return PageTask(source, pages, 30, PAGES_PER_TASK).body()
 

@@ -24,7 +24,7 @@ from ocr_service.documents import pages_of, sidecar_document
 from ocr_service.engine import PAGE_SEPARATOR, EngineSetupError, MissingModelError
 from ocr_service.formats import identify
 from ocr_service.recognition import DocumentRecognizer
-from ocr_service.results import SourceVersion
+from ocr_service.results import ObjectVersion
 from ocr_service.tesseract_engine import TesseractEngine, worker_count
 from tools.samples import DEMO_LINES, render_lines, render_pages
 
@@ -180,7 +180,7 @@ def test_lines_boxes_confidence_and_the_sidecar(tesseract_engine: TesseractEngin
     first = lines[0]
     assert 20 <= first.x <= 40 and 20 <= first.y <= 50  # where render_lines draws it
     assert 0.8 <= first.confidence <= 1.0
-    source = SourceVersion("bucket", "a.png", "etag", None)
+    source = ObjectVersion("bucket", "a.png", "etag", None)
     document = json.loads(
         json.dumps(sidecar_document(source, pages_of(recognition), "eng", tesseract_engine, False))
     )

@@ -12,7 +12,7 @@ import io
 import re
 import tempfile
 import time
-from importlib import resources
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,6 +27,7 @@ from .engine import (
     Recognition,
     SpeedModel,
     StartupTimings,
+    warm_up,
 )
 from .failures import OcrError, Reason
 from .formats import ImageFormat, identify
@@ -36,7 +37,6 @@ from .native import prepare_runtime_environment
 
 # The engine appends this to each page's text and to `warnings` when it runs unlicensed.
 TRIAL_WARNING = "Trial Licenses"
-_WARM_UP_IMAGE = "warmup.png"  # a few lines of rendered text, shipped with the function
 # How the engine says a model is missing once downloads are off.
 _MISSING_MODEL = re.compile(r"install the '([^']+\.ocr)'")
 
@@ -62,12 +62,16 @@ class AsposeEngine:
     name = "aspose"
     speed = ASPOSE_SPEED
 
-    def __init__(self, ocr: ModuleType, api: Any, licensed: bool, timings: StartupTimings) -> None:
+    def __init__(
+        self, ocr: ModuleType, api: Any, licensed: bool, startup: StartupTimings, *, warm: bool
+    ) -> None:
+        """`startup`: the steps `start` took; `warm`: recognize the warm-up image now."""
         self._ocr = ocr
         self._api = api
         self._licensed = licensed
-        self.timings = timings
         self.languages = AsposeLanguages({name for name in dir(ocr.Language) if name.isupper()})
+        warm_up_s = warm_up(lambda image: self.recognize(image, identify(image))) if warm else 0.0
+        self.timings = replace(startup, warm_up_s=warm_up_s)
 
     @property
     def version(self) -> str:
@@ -99,19 +103,14 @@ class AsposeEngine:
         created = time.perf_counter()
         licensed = _apply_license(ocr, settings)
         licensed_at = time.perf_counter()
-        engine = cls(ocr, api, licensed, StartupTimings(0, 0, 0, 0, 0))
-        if settings.warm_up:
-            warm_up_image = resources.files(__package__).joinpath(_WARM_UP_IMAGE).read_bytes()
-            engine.recognize(warm_up_image, identify(warm_up_image))
-        warmed = time.perf_counter()
-        engine.timings = StartupTimings(
+        startup = StartupTimings(
             native_setup_s=native_done - started,
             import_s=imported - native_done,
             create_s=created - imported,
             license_s=licensed_at - created,
-            warm_up_s=warmed - licensed_at,
+            warm_up_s=0.0,
         )
-        return engine
+        return cls(ocr, api, licensed, startup, warm=settings.warm_up)
 
     def recognize(
         self,

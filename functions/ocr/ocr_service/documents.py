@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .engine import Line, OcrEngine, Recognition
-from .results import SourceVersion
+from .results import ObjectVersion
 
 Page = dict[str, Any]
 """{"number", "text", "lines": [{"text", "box": {"x", "y", "width", "height"}, "confidence"}]}"""
@@ -19,7 +19,7 @@ def json_bytes(document: Mapping[str, object]) -> bytes:
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def source_fields(source: SourceVersion) -> dict[str, object]:
+def source_fields(source: ObjectVersion) -> dict[str, object]:
     return {
         "bucket": source.bucket,
         "key": source.key,
@@ -45,7 +45,7 @@ def _line(line: Line) -> dict[str, object]:
 
 
 def sidecar_document(
-    source: SourceVersion,
+    source: ObjectVersion,
     pages: Sequence[Page],
     language: str,
     engine: OcrEngine,
@@ -63,7 +63,7 @@ def sidecar_document(
 
 
 def failure_record(
-    source: SourceVersion,
+    source: ObjectVersion,
     reason: str,
     message: str,
     engine: OcrEngine,

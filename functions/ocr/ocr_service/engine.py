@@ -6,7 +6,10 @@ Lambda's Init phase.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Protocol
 
 from .config import Preprocessing
@@ -87,6 +90,18 @@ class PageRange:
 
     def __str__(self) -> str:
         return f"{self.first}-{self.last}"
+
+
+WARM_UP_IMAGE = "warmup.png"  # a few lines of rendered text on an A4 canvas, with the function
+
+
+def warm_up(recognize: Callable[[bytes], object]) -> float:
+    """Recognize the warm-up image once, so the first request does not load the models; the
+    seconds it took."""
+    image = resources.files(__package__).joinpath(WARM_UP_IMAGE).read_bytes()
+    started = time.perf_counter()
+    recognize(image)
+    return time.perf_counter() - started
 
 
 NO_PREPROCESSING = Preprocessing(filters=(), upscale_small_font=False, auto_invert=True)

@@ -27,6 +27,8 @@ from aws_lambda_powertools.utilities.data_classes import (
     S3EventBridgeNotificationEvent,
 )
 
+from .results import ObjectVersion
+
 CREATED = "ObjectCreated:"
 BATCH_OPERATIONS_EVENT = "ObjectCreated:BatchOperations"  # not S3's own: names the route
 PAGE_TASK_KEY = "ocrPageTask"  # the body of a page-range task (fanout.py)
@@ -66,6 +68,11 @@ class ObjectRef:
     @property
     def is_upload(self) -> bool:
         return self.event_name.startswith(CREATED)
+
+    @property
+    def version(self) -> ObjectVersion:
+        """The version the event announced (its ETag is empty when the event does not say)."""
+        return ObjectVersion(self.bucket, self.key, self.etag, self.version_id)
 
 
 def shape_of(event: Mapping[str, Any]) -> EventShape:

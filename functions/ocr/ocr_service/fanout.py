@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .engine import PageRange
 from .event_shapes import PAGE_TASK_KEY, UnsupportedEventError
 from .failures import Reason
-from .results import SourceVersion
+from .results import ObjectVersion
 from .storage import JSON_CONTENT_TYPE, PDF_CONTENT_TYPE, ObjectStore, PreconditionFailedError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ _CLAIM = "assembly.claim"
 class PageTask:
     """Recognize `pages` of one version of a document of `page_count` pages."""
 
-    source: SourceVersion
+    source: ObjectVersion
     pages: PageRange
     page_count: int
     pages_per_task: int
@@ -64,7 +64,7 @@ class PageTask:
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> PageTask:
         try:
-            source = SourceVersion(
+            source = ObjectVersion(
                 str(fields["bucket"]), str(fields["key"]), str(fields["etag"]), fields["versionId"]
             )
             pages = PageRange(int(fields["firstPage"]), int(fields["lastPage"]))
@@ -121,7 +121,7 @@ class SqsTaskQueue:
 class Parts:
     """The parts of one version of one document, in the output bucket."""
 
-    def __init__(self, store: ObjectStore, bucket: str, source: SourceVersion) -> None:
+    def __init__(self, store: ObjectStore, bucket: str, source: ObjectVersion) -> None:
         self._store = store
         self._bucket = bucket
         identity = f"{source.bucket}/{source.key}".encode()

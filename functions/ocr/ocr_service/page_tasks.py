@@ -10,17 +10,16 @@ from .documents import pages_of, sidecar_document
 from .engine import PAGE_SEPARATOR
 from .failures import OcrError, Reason
 from .fanout import PageTask, Parts, TaskQueue, merge_pdfs, plan
-from .formats import ImageFormat
 from .image_info import ImageInfo
 from .outcomes import Outcome, Skip, Skipped, Succeeded
 from .publishing import STORAGE_ERRORS, Publication, Publisher
 from .recognition import DocumentRecognizer
-from .results import Published, ResultKeys, SourceVersion, result_keys
-from .storage import ObjectStore, SourceObject
+from .results import ObjectVersion, Published, ResultKeys, result_keys
+from .storage import DownloadedObject, ObjectStore
 from .telemetry import PipelineTelemetry
 from .time_budget import Clock
 
-Download = Callable[[str, str, str | None, Clock], SourceObject]
+Download = Callable[[str, str, str | None, Clock], DownloadedObject]
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,9 @@ class Splitter:
     pages_per_task: int
 
     def splits(self, info: ImageInfo) -> bool:
-        multi_page = info.image_format in (ImageFormat.TIFF, ImageFormat.PDF)
-        return multi_page and info.pages > self.pages_per_task
+        return info.image_format.is_multi_page and info.pages > self.pages_per_task
 
-    def split(self, source: SourceVersion, page_count: int) -> int:
+    def split(self, source: ObjectVersion, page_count: int) -> int:
         """Send the document's page tasks; how many."""
         per_task = self.pages_per_task
         ranges = plan(page_count, per_task)

@@ -27,8 +27,8 @@ from .outcomes import InvocationResult, Outcome, Skip, Skipped, Succeeded, repor
 from .page_tasks import PageTaskRunner, Splitter
 from .publishing import STORAGE_ERRORS, Publication, Publisher
 from .recognition import DocumentRecognizer
-from .results import Published, ResultKeys, ResultWriter, SourceVersion, result_keys
-from .storage import ObjectStore, SourceObject
+from .results import ObjectVersion, Published, ResultKeys, ResultWriter, result_keys
+from .storage import DownloadedObject, ObjectStore
 from .telemetry import NoTelemetry, PipelineTelemetry
 from .time_budget import Clock, RemainingMillis
 
@@ -94,7 +94,7 @@ class OcrPipeline:
         return outcome
 
     def _one(self, ref: ObjectRef, clock: Clock) -> Outcome:
-        source = SourceVersion(ref.bucket, ref.key, ref.etag, ref.version_id)
+        source = ref.version
         if not ref.is_upload:
             # A deletion, restore or expiry: there is nothing to recognize or answer for.
             return Skipped(ref.bucket, ref.key, ref.version_id, Skip.NOT_AN_UPLOAD)
@@ -125,7 +125,7 @@ class OcrPipeline:
 
     def _download(
         self, bucket: str, key: str, version_id: str | None, clock: Clock
-    ) -> SourceObject:
+    ) -> DownloadedObject:
         clock.check_start()
         max_bytes = self._recognizer.limits.max_object_bytes
         with self._telemetry.span("download"):
@@ -135,7 +135,7 @@ class OcrPipeline:
         source_object = self._download(ref.bucket, ref.key, ref.version_id, clock)
         # What was read may be newer than what the event announced (an unversioned key was
         # overwritten): results are about what was read, and it may already have one.
-        source = SourceVersion(
+        source = ObjectVersion(
             ref.bucket, ref.key, source_object.etag, source_object.version_id or ref.version_id
         )
         results = self._publisher.results

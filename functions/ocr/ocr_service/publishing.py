@@ -15,10 +15,10 @@ from .failures import OcrError, Reason
 from .outcomes import Failed, Skip, Skipped
 from .results import (
     FINAL_METADATA,
+    ObjectVersion,
     Published,
     ResultKeys,
     ResultWriter,
-    SourceVersion,
     long_key_error_key,
     result_keys,
 )
@@ -47,7 +47,7 @@ class Publisher:
         self.outputs = outputs
 
     def publish(
-        self, source: SourceVersion, keys: ResultKeys, publication: Publication
+        self, source: ObjectVersion, keys: ResultKeys, publication: Publication
     ) -> Published:
         """The optional outputs first, the .txt last."""
         metadata = {
@@ -79,7 +79,7 @@ class Publisher:
                 return published
         return published
 
-    def failed(self, source: SourceVersion, error: OcrError) -> Failed | Skipped:
+    def failed(self, source: ObjectVersion, error: OcrError) -> Failed | Skipped:
         """A transient failure is only reported; any other is answered by its record."""
         if error.retryable:
             return Failed(
@@ -89,7 +89,7 @@ class Publisher:
 
     def fail_permanently(
         self,
-        source: SourceVersion,
+        source: ObjectVersion,
         reason: Reason,
         message: str,
         details: Mapping[str, object] | None = None,

@@ -43,8 +43,9 @@ class Published(enum.Enum):
 
 
 @dataclass(frozen=True)
-class SourceVersion:
-    """The identity of the uploaded object a result is about."""
+class ObjectVersion:
+    """One version of one uploaded object: what a result is about, what a page task reads,
+    and what an event names once its key is decoded (event_shapes.ObjectRef.version)."""
 
     bucket: str
     key: str
@@ -104,7 +105,7 @@ class ResultWriter:
         self._store = store
         self._bucket = output_bucket
 
-    def recorded_result(self, source: SourceVersion) -> str | None:
+    def recorded_result(self, source: ObjectVersion) -> str | None:
         """The key of a result that already records this source version, if there is one. A
         failure record of a failure that heals (FINAL_METADATA "false") is no result: the
         object is recognized again."""
@@ -120,7 +121,7 @@ class ResultWriter:
 
     def publish(
         self,
-        source: SourceVersion,
+        source: ObjectVersion,
         key: str,
         body: bytes,
         *,
@@ -156,7 +157,7 @@ class ResultWriter:
                 self._store.delete_object(self._bucket, stale)
         return Published.WRITTEN
 
-    def _source_moved_on(self, source: SourceVersion) -> bool:
+    def _source_moved_on(self, source: ObjectVersion) -> bool:
         current = self._store.head_object(source.bucket, source.key)
         if current is None or not source.etag:
             return False  # deleted meanwhile, or nothing to compare: record what we read

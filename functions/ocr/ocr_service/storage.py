@@ -27,8 +27,9 @@ class PreconditionFailedError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class SourceObject:
-    """One version of an uploaded object, read whole."""
+class DownloadedObject:
+    """One version of an uploaded object, read whole (its identity: pipeline builds the
+    ObjectVersion of what was read from these fields)."""
 
     bucket: str
     key: str
@@ -53,7 +54,7 @@ class ObjectStore(Protocol):
 
     def get_object(
         self, bucket: str, key: str, version_id: str | None, max_bytes: int
-    ) -> SourceObject: ...
+    ) -> DownloadedObject: ...
 
     def head_object(self, bucket: str, key: str) -> ObjectHead | None: ...
 
@@ -85,7 +86,7 @@ class S3ObjectStore:
 
     def get_object(
         self, bucket: str, key: str, version_id: str | None, max_bytes: int
-    ) -> SourceObject:
+    ) -> DownloadedObject:
         """Read the object, the exact version that triggered the event when it is known.
 
         The size is checked from the response headers before the body is read."""
@@ -116,7 +117,7 @@ class S3ObjectStore:
                     "(OCR_MAX_OBJECT_BYTES)",
                 )
             data = body.read()
-        return SourceObject(
+        return DownloadedObject(
             bucket=bucket,
             key=key,
             version_id=response.get("VersionId") or version_id,

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from .engine import (
     Recognition,
     SpeedModel,
     StartupTimings,
+    warm_up,
 )
 from .formats import ImageFormat
 from .languages import TESSERACT_KNOWN, TESSERACT_PACKAGE, TesseractLanguages
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 # Measured (make bench, one core): an A4 page of 8.7 megapixels takes about 2 s, orientation
 # detection included; PDF pages are rendered at PDF_DPI (tesseract_pages.py).
 TESSERACT_SPEED = SpeedModel(seconds_per_megapixel=0.35, pdf_page_megapixels=8.7)
-_WARM_UP_IMAGE = "warmup.png"
 _OSD = "osd"  # orientation and script detection data, always in the layer
 _VCPU_MEMORY_MB = 1769  # Lambda gives one full vCPU per 1,769 MB of memory
 
@@ -76,24 +75,33 @@ class TesseractEngine:
     def __init__(
         self,
         tesserocr: ModuleType,
-        tessdata_dir: Path,
+        settings: EngineSettings,
         workers: int,
-        *,
-        keep_images: bool,
-        max_page_pixels: int,
+        import_s: float,
     ) -> None:
+        """Load the data's catalogue, start the page threads and, if the settings say so, warm
+        up in the default language (`start` checks the data first)."""
+        created = time.perf_counter()
         self._tesserocr = tesserocr
-        self._tessdata = tessdata_dir
-        installed = {path.stem for path in tessdata_dir.glob("*.traineddata")} - {_OSD}
+        self._tessdata = settings.tessdata_dir
+        installed = {path.stem for path in self._tessdata.glob("*.traineddata")} - {_OSD}
         self.languages = TesseractLanguages(TESSERACT_KNOWN, installed)
         self._default = self.languages.resolve("LATIN")
-        self._keep_images = keep_images
-        self._max_page_pixels = max_page_pixels
+        self._keep_images = settings.searchable_pdf
+        self._max_page_pixels = settings.max_page_pixels
         self._local = threading.local()  # per thread: {language: API object}, and the OSD one
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tesseract")
         self.workers = workers
-        self.timings = StartupTimings(0, 0, 0, 0, 0)
         self.version = str(tesserocr.tesseract_version()).split()[1]
+        default = self.languages.resolve(settings.default_language)
+        language = None if self.languages.missing(default) else default
+        create_s = time.perf_counter() - created
+        warm_up_s = (
+            warm_up(lambda image: self.recognize(image, ImageFormat.PNG, language=language))
+            if settings.warm_up
+            else 0.0
+        )
+        self.timings = StartupTimings(0.0, import_s, create_s, 0.0, warm_up_s)
 
     @classmethod
     def start(cls, settings: EngineSettings) -> TesseractEngine:
@@ -101,7 +109,7 @@ class TesseractEngine:
         started = time.perf_counter()
         import tesserocr  # noqa: PLC0415 - only the chosen engine is imported
 
-        imported = time.perf_counter()
+        import_s = time.perf_counter() - started
         tessdata = settings.tessdata_dir
         if not (tessdata / f"{_OSD}.traineddata").is_file():
             raise EngineSetupError(
@@ -109,28 +117,7 @@ class TesseractEngine:
                 "TesseractLayer (OcrEngine=tesseract), or run `make setup`, which puts it in "
                 ".cache/tessdata"
             )
-        engine = cls(
-            tesserocr,
-            tessdata,
-            worker_count(),
-            keep_images=settings.searchable_pdf,
-            max_page_pixels=settings.max_page_pixels,
-        )
-        default = engine.languages.resolve(settings.default_language)
-        created = time.perf_counter()
-        if settings.warm_up:
-            warm_up_image = resources.files(__package__).joinpath(_WARM_UP_IMAGE).read_bytes()
-            language = default if not engine.languages.missing(default) else None
-            engine.recognize(warm_up_image, ImageFormat.PNG, language=language)
-        warmed = time.perf_counter()
-        engine.timings = StartupTimings(
-            native_setup_s=0.0,
-            import_s=imported - started,
-            create_s=created - imported,
-            license_s=0.0,
-            warm_up_s=warmed - created,
-        )
-        return engine
+        return cls(tesserocr, settings, worker_count(), import_s)
 
     def recognize(
         self,
