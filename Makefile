@@ -94,6 +94,9 @@ lint: setup
 	$(VENV)/bin/ruff check functions tools tests layers bench
 	$(VENV)/bin/ruff format --check functions tools tests layers bench
 	$(VENV)/bin/mypy functions/ocr tools bench
+# Each layer's scripts run with their own directory and layers/common on sys.path: one run each.
+	MYPYPATH=layers/aspose-ocr:layers/common $(VENV)/bin/mypy --cache-dir .mypy_cache/aspose-ocr layers/aspose-ocr/*.py layers/common/*.py
+	MYPYPATH=layers/tesseract:layers/common $(VENV)/bin/mypy --cache-dir .mypy_cache/tesseract layers/tesseract/*.py layers/common/*.py
 
 validate: setup
 	$(VENV)/bin/sam validate --lint
