@@ -50,10 +50,12 @@ sys.path.insert(0, str(HERE.parent / "common"))
 sys.path.insert(0, str(HERE))
 import fetch_tessdata  # noqa: E402
 from lambda_sizes import LAMBDA_UNZIPPED_LIMIT, SizeBook, files_under, fmt  # noqa: E402
+from layer_selftest import RESULT_MARK  # noqa: E402
 from trimming import remove, remove_empty_dirs, tree_entries  # noqa: E402
 
 REQUIREMENTS = HERE / "requirements.txt"
 SELFTEST_IMAGE = HERE / "selftest.png"
+LAYER_SELFTEST = HERE / "layer_selftest.py"
 
 #: The runtime this layer is for.
 RUNTIME_VERSION: tuple[int, int] = (3, 12)
@@ -224,40 +226,6 @@ def pip_install(site: Path, wheels: Path) -> None:
     run([*pip, *install, "--target", str(site), *pip_options()])
 
 
-SELFTEST_CODE = r"""
-import json, os, sys
-site, tessdata, image, scratch = sys.argv[1:5]
-languages, recognize = json.loads(sys.argv[5]), sys.argv[6]
-sys.path.insert(0, site)
-import tesserocr
-from tesserocr import PSM, PyTessBaseAPI
-import pypdfium2
-report = {"tesserocr": tesserocr.__file__, "pypdfium2": pypdfium2.__file__,
-          "tesseract_version": tesserocr.tesseract_version().splitlines()[0]}
-loaded = {}
-for language in languages:
-    with PyTessBaseAPI(path=tessdata, lang=language) as api:
-        loaded[language] = api.GetInitLanguagesAsString()
-report["loaded"] = loaded
-with PyTessBaseAPI(path=tessdata, lang=recognize) as api:
-    api.SetImageFile(image)
-    report["text"] = api.GetUTF8Text()
-with PyTessBaseAPI(path=tessdata, lang="osd", psm=PSM.OSD_ONLY) as api:
-    api.SetImageFile(image)
-    osd = api.DetectOrientationScript()
-    report["osd"] = dict(osd) if osd else None
-with PyTessBaseAPI(path=tessdata, lang=recognize) as api:
-    api.SetVariable("tessedit_create_pdf", "1")
-    base = os.path.join(scratch, "selftest")
-    report["pdf_written"] = bool(api.ProcessPages(base, image))
-document = pypdfium2.PdfDocument(base + ".pdf")
-report["pdf_pages"] = len(document)
-report["pdf_text"] = document[0].get_textpage().get_text_range()
-document.close()
-print("SELFTEST_RESULT " + json.dumps(report))
-"""
-
-
 def selftest_plan(languages: Sequence[str]) -> tuple[str, list[str]]:
     """The language string to recognize selftest.png with, and the lines to expect exactly.
 
@@ -302,9 +270,10 @@ def check_selftest(report: dict[str, object], languages: Sequence[str], site: Pa
     return problems
 
 
-def _python_command(code: str) -> list[str]:
-    """This interpreter, isolated: no user or system site-packages, no bytecode written."""
-    return [sys.executable, "-I", "-S", "-B", "-c", code]
+def _python_command(script: Path) -> list[str]:
+    """This interpreter running ``script``, isolated: no user or system site-packages, not
+    even the script's directory on sys.path, no bytecode written."""
+    return [sys.executable, "-I", "-S", "-B", str(script)]
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -328,7 +297,7 @@ def self_test(artifacts: Path, languages: Sequence[str]) -> None:
             "LANG": "C.UTF-8",
         }
         command = [
-            *_python_command(SELFTEST_CODE),
+            *_python_command(LAYER_SELFTEST),
             str(site), str(tessdata), str(SELFTEST_IMAGE), scratch,
             json.dumps(list(languages)), recognize,
         ]  # fmt: skip
@@ -349,13 +318,13 @@ def self_test(artifacts: Path, languages: Sequence[str]) -> None:
             raise BuildError(f"self-test: no result after {error.timeout} s") from error
         elapsed = time.monotonic() - started
     lines = child.stdout.splitlines()
-    marked = [line for line in lines if line.startswith("SELFTEST_RESULT ")]
+    marked = [line for line in lines if line.startswith(RESULT_MARK)]
     if child.returncode != 0 or not marked:
         raise BuildError(
             f"self-test: the layer failed (exit code {child.returncode}); the trimmed packages "
             "or tessdata/ are broken. Output:\n" + "\n".join(lines[-40:])
         )
-    report = json.loads(marked[-1][len("SELFTEST_RESULT ") :])
+    report = json.loads(marked[-1][len(RESULT_MARK) :])
     problems = check_selftest(report, languages, site)
     if problems:
         raise BuildError("self-test: " + "; ".join(problems))
