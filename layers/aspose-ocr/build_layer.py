@@ -34,7 +34,6 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -51,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 # Code shared with the Tesseract layer lives in layers/common, reached from this file's own path
 # (SAM runs the layer's original Makefile, which runs this file where it is).
 sys.path.insert(0, str(HERE.parent / "common"))
+from isolated import run_isolated, snapshot  # noqa: E402
 from lambda_sizes import (  # noqa: E402
     LAMBDA_UNZIPPED_LIMIT,
     SizeBook,
@@ -343,14 +343,6 @@ def _engine_environment(lib: Path, scratch: str) -> dict[str, str]:
     }
 
 
-def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    """Return ``{relative path: (size, mtime_ns)}`` of every file below ``root``."""
-    return {
-        path.relative_to(root).as_posix(): (path.stat().st_size, path.stat().st_mtime_ns)
-        for path in files_under(root)
-    }
-
-
 def self_test(artifacts: Path) -> None:
     """Recognize selftest.png with nothing but the layer; raise :class:`BuildError` if it fails.
 
@@ -360,34 +352,26 @@ def self_test(artifacts: Path) -> None:
     """
     site, lib, models = artifacts / "python", artifacts / "lib", artifacts / "ocr-models"
     before = snapshot(artifacts)
+    log(f"self-test: recognizing {SELFTEST_IMAGE.name} with the layer alone ...")
     with tempfile.TemporaryDirectory(prefix="ocr-layer-selftest-") as scratch:
-        env = _engine_environment(lib, scratch)
-        command = [*_engine_command("selftest"), str(site), str(models), str(SELFTEST_IMAGE)]
-        log(f"self-test: recognizing {SELFTEST_IMAGE.name} with the layer alone ...")
-        started = time.monotonic()
         try:
-            child = subprocess.run(
-                command,
-                cwd=scratch,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
+            run = run_isolated(
+                LAYER_ENGINE,
+                ["selftest", str(site), str(models), str(SELFTEST_IMAGE)],
+                scratch=scratch,
+                mark=RESULT_MARK,
                 timeout=SELFTEST_TIMEOUT_S,
-                check=False,
+                environment=_engine_environment(lib, scratch),
             )
-        except subprocess.TimeoutExpired as error:
-            raise BuildError(f"self-test: no result after {error.timeout} s") from error
-        elapsed = time.monotonic() - started
-    lines = child.stdout.splitlines()
-    marked = [line for line in lines if line.startswith(RESULT_MARK)]
-    if child.returncode != 0 or not marked:
+        except TimeoutError as error:
+            raise BuildError(f"self-test: {error}") from error
+    if run.report is None:
         raise BuildError(
             f"self-test: the layer could not recognize {SELFTEST_IMAGE.name} (exit code "
-            f"{child.returncode}); the trimmed engine or lib/ is broken. Output:\n"
-            + "\n".join(lines[-40:])
+            f"{run.returncode}); the trimmed engine or lib/ is broken. Output:\n"
+            + "\n".join(run.output[-40:])
         )
-    report = json.loads(marked[-1][len(RESULT_MARK) :])
+    report, elapsed = run.report, run.seconds
     text = "\n".join(report["texts"])
     found = set(re.findall(r"[A-Za-z]+", text.lower()))
     missing = [word for word in SELFTEST_WORDS if word.lower() not in found]

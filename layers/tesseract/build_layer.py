@@ -49,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "common"))
 sys.path.insert(0, str(HERE))
 import fetch_tessdata  # noqa: E402
+from isolated import run_isolated, snapshot  # noqa: E402
 from lambda_sizes import LAMBDA_UNZIPPED_LIMIT, SizeBook, files_under, fmt  # noqa: E402
 from layer_selftest import RESULT_MARK  # noqa: E402
 from trimming import remove, remove_empty_dirs, tree_entries  # noqa: E402
@@ -270,61 +271,30 @@ def check_selftest(report: dict[str, object], languages: Sequence[str], site: Pa
     return problems
 
 
-def _python_command(script: Path) -> list[str]:
-    """This interpreter running ``script``, isolated: no user or system site-packages, not
-    even the script's directory on sys.path, no bytecode written."""
-    return [sys.executable, "-I", "-S", "-B", str(script)]
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    """Return ``{relative path: (size, mtime_ns)}`` of every file below ``root``."""
-    return {
-        path.relative_to(root).as_posix(): (path.stat().st_size, path.stat().st_mtime_ns)
-        for path in files_under(root)
-    }
-
-
 def self_test(artifacts: Path, languages: Sequence[str]) -> None:
     """Use the layer alone as the function will; raise :class:`BuildError` if anything fails."""
     site, tessdata = artifacts / "python", artifacts / "tessdata"
     before = snapshot(artifacts)
     recognize, _ = selftest_plan(languages)
+    log(f"self-test: {SELFTEST_IMAGE.name} with the layer alone ({recognize}) ...")
     with tempfile.TemporaryDirectory(prefix="tesseract-layer-selftest-") as scratch:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": scratch,
-            "TMPDIR": scratch,
-            "LANG": "C.UTF-8",
-        }
-        command = [
-            *_python_command(LAYER_SELFTEST),
-            str(site), str(tessdata), str(SELFTEST_IMAGE), scratch,
-            json.dumps(list(languages)), recognize,
-        ]  # fmt: skip
-        log(f"self-test: {SELFTEST_IMAGE.name} with the layer alone ({recognize}) ...")
-        started = time.monotonic()
+        arguments = [str(site), str(tessdata), str(SELFTEST_IMAGE), scratch]
         try:
-            child = subprocess.run(
-                command,
-                cwd=scratch,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
+            run = run_isolated(
+                LAYER_SELFTEST,
+                [*arguments, json.dumps(list(languages)), recognize],
+                scratch=scratch,
+                mark=RESULT_MARK,
                 timeout=SELFTEST_TIMEOUT_S,
-                check=False,
             )
-        except subprocess.TimeoutExpired as error:
-            raise BuildError(f"self-test: no result after {error.timeout} s") from error
-        elapsed = time.monotonic() - started
-    lines = child.stdout.splitlines()
-    marked = [line for line in lines if line.startswith(RESULT_MARK)]
-    if child.returncode != 0 or not marked:
+        except TimeoutError as error:
+            raise BuildError(f"self-test: {error}") from error
+    if run.report is None:
         raise BuildError(
-            f"self-test: the layer failed (exit code {child.returncode}); the trimmed packages "
-            "or tessdata/ are broken. Output:\n" + "\n".join(lines[-40:])
+            f"self-test: the layer failed (exit code {run.returncode}); the trimmed packages "
+            "or tessdata/ are broken. Output:\n" + "\n".join(run.output[-40:])
         )
-    report = json.loads(marked[-1][len(RESULT_MARK) :])
+    report, elapsed = run.report, run.seconds
     problems = check_selftest(report, languages, site)
     if problems:
         raise BuildError("self-test: " + "; ".join(problems))
