@@ -99,7 +99,10 @@ class EventRouter:
             if result.retryable:  # only this message comes back, after its visibility timeout
                 raise RetryableRecordsError(result)
 
-        processor = BatchProcessor(event_type=EventType.SQS)
+        # A batch whose every message failed is answered like any other (each message listed),
+        # not raised: the retry is the same, without a function error and a traceback for
+        # every transient failure of a one-message batch.
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         response = process_partial_response(
             event=dict(event), record_handler=handle_message, processor=processor, context=context
         )

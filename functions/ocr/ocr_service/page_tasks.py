@@ -73,7 +73,8 @@ class PageTaskRunner:
         try:
             if not parts.has(task.pages):  # a redelivery finds its part written already
                 done = self._recognize_range(task, parts, clock)
-                if done is not None:
+                if done is not None:  # superseded: this version's parts will never assemble
+                    parts.delete()
                     return done
             # Every task looks; the one that finds the set complete and wins the claim
             # assembles (a claim older than the function's timeout is taken over).
