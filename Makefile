@@ -33,11 +33,12 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.12 on PATH; the virtualenv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup lock demo test lint build validate invoke local-s3 deploy redrive backfill reprocess load bench clean FORCE
+.PHONY: help setup lock demo test test-unit test-integration test-engine test-e2e test-infrastructure lint build validate invoke local-s3 up deploy redrive backfill reprocess load bench clean FORCE
 
 help:
 	@echo "make demo [ENGINE=tesseract] [IMAGE=scan.png]   set up, then recognize a sample through a local S3 and the handler"
-	@echo "make test      set up, then run the whole test suite"
+	@echo "make test      set up, then run every test tier (unit, integration, engine, e2e, infrastructure)"
+	@echo "make test-unit | test-integration | test-engine | test-e2e | test-infrastructure   one tier (tests/<tier>/)"
 	@echo "make build [TESSERACT_LANGUAGES='eng rus']   sam build (no Docker; both engines' layers) and check Lambda's size limit per engine"
 	@echo "make invoke EVENT=events/s3-put.json [SEED=1]   run the handler on an event (Docker-free)"
 	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
@@ -87,13 +88,22 @@ FORCE:
 demo: setup
 	$(PY) -m tools.demo $(if $(IMAGE),--image $(IMAGE)) $(if $(ENGINE),--engine $(ENGINE))
 
+# The tiers are tests/<tier>/ (README's Development). Each runs in its own pytest session, and
+# each must collect tests: pytest exits 5 when a tier collected none, and `test` fails if any did.
+TEST_TIERS := unit integration engine e2e infrastructure
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@stray=$$(ls tests/test_*.py 2>/dev/null); test -z "$$stray" || { echo "not in a tier: $$stray" >&2; exit 1; }
+	@failed=""; for tier in $(TEST_TIERS); do \
+		echo "=== tests/$$tier"; $(PY) -m pytest tests/$$tier $(PYTEST_ARGS) || failed="$$failed $$tier"; \
+	done; test -z "$$failed" || { echo "failed tiers:$$failed" >&2; exit 1; }
+
+$(TEST_TIERS:%=test-%): test-%: setup
+	$(PY) -m pytest tests/$* $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check functions tools tests layers bench
 	$(VENV)/bin/ruff format --check functions tools tests layers bench
-	$(VENV)/bin/mypy functions/ocr tools bench
+	$(VENV)/bin/mypy functions/ocr tools bench tests
 # Each layer's scripts run with their own directory and layers/common on sys.path: one run each.
 	MYPYPATH=layers/aspose-ocr:layers/common $(VENV)/bin/mypy --cache-dir .mypy_cache/aspose-ocr layers/aspose-ocr/*.py layers/common/*.py
 	MYPYPATH=layers/tesseract:layers/common $(VENV)/bin/mypy --cache-dir .mypy_cache/tesseract layers/tesseract/*.py layers/common/*.py

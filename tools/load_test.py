@@ -59,8 +59,8 @@ from PIL import Image
 
 from ocr_service.formats import ImageFormat
 from tools.events import Upload, encode_key, s3_put_event
+from tools.fake_engine import fake_document_text, fake_text
 from tools.local_stack import faults, settings, topology
-from tools.local_stack.fake_engine import fake_document_text, fake_text
 from tools.local_stack.faults import Faults
 from tools.local_stack.poller import BatchRecord
 from tools.local_stack.stack import LocalStack, StackOptions

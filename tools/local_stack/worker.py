@@ -77,7 +77,7 @@ def init(spec: WorkerSpec) -> tuple[Any, float]:
     environment["AWS_ENDPOINT_URL"] = spec.endpoint_url
     if spec.fake_engine:
         from ocr_service import engines  # noqa: PLC0415
-        from tools.local_stack.fake_engine import FakeEngine, speed_of  # noqa: PLC0415
+        from tools.fake_engine import FakeEngine, speed_of  # noqa: PLC0415
 
         def start_fake(*_: object) -> FakeEngine:
             return FakeEngine(page_seconds=spec.fake_page_seconds, speed=speed_of(spec.engine))

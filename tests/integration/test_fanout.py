@@ -1,0 +1,218 @@
+"""Long documents fan out by pages: split, page tasks in any order, duplicates, crashes, a
+newer upload, permanent and transient failures of one range (moto S3, the fake engine)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from ocr_service.config import DEFAULT_LIMITS
+from ocr_service.engine import PageRange
+from ocr_service.event_shapes import PAGE_TASK_KEY
+from ocr_service.failures import OcrError, Reason
+from ocr_service.fanout import PARTS_PREFIX, PageTask, Parts, merge_pdfs, plan
+from ocr_service.outcomes import Failed, Skipped, Succeeded
+from ocr_service.page_tasks import Splitter
+from ocr_service.pipeline import OcrPipeline
+from ocr_service.recognition import DocumentRecognizer
+from ocr_service.results import ObjectVersion
+from ocr_service.storage import S3ObjectStore
+from ocr_service.time_budget import Clock
+from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET
+from tests.support.uploads import event_of, output_keys, text_of, upload
+from tools.fake_engine import FakeEngine
+from tools.samples import render_document
+
+CLOCK = Clock(lambda: 900_000, 900_000)
+
+
+class ListQueue:
+    """The ingest queue, as a list of message bodies."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+
+    def send(self, bodies: Sequence[str]) -> None:
+        self.bodies.extend(bodies)
+
+    def tasks(self) -> list[PageTask]:
+        return [PageTask.from_fields(json.loads(body)[PAGE_TASK_KEY]) for body in self.bodies]
+
+
+def make(s3: Any, engine: FakeEngine, queue: ListQueue, *outputs: str) -> OcrPipeline:
+    return OcrPipeline(
+        DocumentRecognizer(engine, DEFAULT_LIMITS),
+        S3ObjectStore(s3),
+        OUTPUT_BUCKET,
+        outputs=frozenset({"txt", *outputs}),
+        splitter=Splitter(queue, pages_per_task=10),
+    )
+
+
+@pytest.mark.parametrize("document_format", ["TIFF", "PDF"])
+def test_a_long_document_is_split_and_assembled_once_in_page_order(
+    s3: Any, fake_engine: FakeEngine, document_format: str
+) -> None:
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue, "json")
+    refs = event_of(upload(s3, "long/report.doc", render_document(30, document_format)))
+
+    split = pipeline.process_refs(refs, CLOCK)
+
+    assert [s.reason for s in split.skipped] == ["split-into-page-tasks"]
+    assert fake_engine.calls == []  # the splitting record reads headers only
+    tasks = queue.tasks()
+    assert [t.pages for t in tasks] == plan(30, 10)
+    outcomes = [pipeline.process_task(task, CLOCK) for task in reversed(tasks)]
+    assert [type(o) for o in outcomes] == [Skipped, Skipped, Succeeded]  # exactly one assembly
+    assert sorted(r for r in fake_engine.page_ranges if r) == plan(30, 10)
+    pages = text_of(s3, "long/report.doc.txt").split("\f")
+    assert [p.split(" of ")[0] for p in pages] == [f"page {n}" for n in range(1, 31)]
+    head = s3.head_object(Bucket=OUTPUT_BUCKET, Key="long/report.doc.txt")
+    assert head["Metadata"]["page-count"] == "30"
+    sidecar = json.loads(text_of(s3, "long/report.doc.json"))
+    assert [p["number"] for p in sidecar["pages"]] == list(range(1, 31))
+    assert output_keys(s3) == ["long/report.doc.json", "long/report.doc.txt"]  # no parts left
+
+
+def test_a_task_delivered_twice_changes_nothing(s3: Any, fake_engine: FakeEngine) -> None:
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue)
+    pipeline.process_refs(event_of(upload(s3, "doc.tif", render_document(25))), CLOCK)
+    first, second, third = queue.tasks()
+
+    assert isinstance(pipeline.process_task(first, CLOCK), Skipped)
+    assert isinstance(pipeline.process_task(first, CLOCK), Skipped)  # before the assembly
+    assert isinstance(pipeline.process_task(second, CLOCK), Skipped)
+    assert isinstance(pipeline.process_task(third, CLOCK), Succeeded)
+    late = pipeline.process_task(second, CLOCK)  # after the assembly
+
+    assert (late.reason if isinstance(late, Skipped) else None) == "duplicate"
+    assert output_keys(s3) == ["doc.tif.txt"]
+    assert len(text_of(s3, "doc.tif.txt").split("\f")) == 25
+
+
+def test_exactly_one_task_claims_the_assembly(s3: Any) -> None:
+    source = ObjectVersion(INPUT_BUCKET, "doc.tif", "etag", None)
+    parts = [Parts(S3ObjectStore(s3), OUTPUT_BUCKET, source) for _ in range(3)]
+    assert [p.claim(stale_after_s=900) for p in parts] == [True, False, False]
+    # A claim older than the function's timeout belongs to an invocation that is gone.
+    assert parts[1].claim(stale_after_s=0.0) is True
+
+
+def test_a_crash_during_assembly_is_finished_by_the_redelivery(
+    s3: Any, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue)
+    pipeline.process_refs(event_of(upload(s3, "doc.tif", render_document(20))), CLOCK)
+    first, last = queue.tasks()
+    pipeline.process_task(first, CLOCK)
+    real_put = s3.put_object
+
+    def dies_writing_the_text(**request: Any) -> Any:
+        if request["Key"] == "doc.tif.txt":
+            raise EndpointConnectionError(endpoint_url="https://s3.example")
+        return real_put(**request)
+
+    s3.put_object = dies_writing_the_text
+    crashed = pipeline.process_task(last, CLOCK)
+    s3.put_object = real_put
+    assert isinstance(crashed, Failed) and crashed.retryable  # its message comes back
+
+    assert isinstance(pipeline.process_task(last, CLOCK), Skipped)  # the claim is held
+    # Redelivered after the queue's visibility timeout (six function timeouts): the claim is
+    # stale by then, so the redelivery takes it over, without recognizing its pages again.
+    calls = len(fake_engine.calls)
+    now = time.time()
+    monkeypatch.setattr("ocr_service.fanout.time.time", lambda: now + 6 * 900)
+    assert isinstance(pipeline.process_task(last, CLOCK), Succeeded)
+    assert len(fake_engine.calls) == calls
+    assert output_keys(s3) == ["doc.tif.txt"]
+
+
+def test_a_newer_upload_during_a_fan_out_wins(s3: Any, fake_engine: FakeEngine) -> None:
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue)
+    pipeline.process_refs(event_of(upload(s3, "doc.tif", render_document(20))), CLOCK)
+    old_first, old_last = queue.tasks()
+    pipeline.process_task(old_first, CLOCK)
+
+    queue.bodies.clear()
+    pipeline.process_refs(event_of(upload(s3, "doc.tif", render_document(30))), CLOCK)
+    stale = pipeline.process_task(old_last, CLOCK)
+    for task in queue.tasks():
+        pipeline.process_task(task, CLOCK)
+
+    assert (stale.reason if isinstance(stale, Skipped) else None) == "superseded"
+    assert len(text_of(s3, "doc.tif.txt").split("\f")) == 30
+    current = s3.head_object(Bucket=INPUT_BUCKET, Key="doc.tif")["ETag"].strip('"')
+    head = s3.head_object(Bucket=OUTPUT_BUCKET, Key="doc.tif.txt")
+    assert head["Metadata"]["source-etag"] == current
+    # The old version's task that found the object changed removed that version's parts.
+    assert [k for k in output_keys(s3) if k.startswith(PARTS_PREFIX)] == []
+
+
+def test_a_page_range_that_fails_permanently_fails_the_document_once(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue)
+    pipeline.process_refs(event_of(upload(s3, "doc.pdf", render_document(30, "PDF"))), CLOCK)
+
+    def refuse_the_middle(_: bytes) -> None:
+        if fake_engine.page_ranges[-1] == PageRange(11, 20):
+            raise OcrError(Reason.UNREADABLE_IMAGE, "page 14 is garbage")
+
+    fake_engine.during_recognition = refuse_the_middle
+    outcomes = [pipeline.process_task(task, CLOCK) for task in queue.tasks()]
+
+    assert [type(o) for o in outcomes] == [Skipped, Skipped, Failed]
+    assert output_keys(s3) == ["doc.pdf.error.json"]
+    record = json.loads(text_of(s3, "doc.pdf.error.json"))
+    assert record["reason"] == "unreadable-image"
+    assert "pages 11-20" in record["message"] and "page 14 is garbage" in record["message"]
+    assert [(p["first_page"], p["last_page"]) for p in record["failed_pages"]] == [(11, 20)]
+
+
+def test_a_transient_failure_retries_only_its_range(s3: Any, fake_engine: FakeEngine) -> None:
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue)
+    pipeline.process_refs(event_of(upload(s3, "doc.tif", render_document(20))), CLOCK)
+    first, last = queue.tasks()
+    short_of_time = Clock(lambda: 3_000, 900_000)
+
+    retried = pipeline.process_task(first, short_of_time)
+    assert isinstance(retried, Failed) and retried.retryable
+    assert isinstance(pipeline.process_task(last, CLOCK), Skipped)  # waits for the first
+    assert isinstance(pipeline.process_task(first, CLOCK), Succeeded)
+    assert len(text_of(s3, "doc.tif.txt").split("\f")) == 20
+
+
+def test_searchable_pdf_parts_are_merged_in_page_order(s3: Any, fake_engine: FakeEngine) -> None:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    def one_page_pdf(width: int) -> bytes:
+        writer = PdfWriter()
+        writer.add_blank_page(width=width, height=100)
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        return buffer.getvalue()
+
+    merged = PdfReader(io.BytesIO(merge_pdfs([one_page_pdf(101), one_page_pdf(202)])))
+    assert [round(float(page.mediabox.width)) for page in merged.pages] == [101, 202]
+
+
+def test_short_documents_and_images_are_not_split(s3: Any, fake_engine: FakeEngine) -> None:
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue)
+    result = pipeline.process_refs(event_of(upload(s3, "short.tif", render_document(10))), CLOCK)
+    assert [s.key for s in result.succeeded] == ["short.tif"]
+    assert queue.bodies == []
