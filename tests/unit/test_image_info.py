@@ -345,13 +345,9 @@ def test_min_side_itself_is_accepted() -> None:
     assert inspect_image(png(MIN_SIDE, MIN_SIDE), ImageFormat.PNG).pixels_per_page == 64
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="image_info._pdf: int() of a /Count with more than 4300 digits raises ValueError "
-    "(Python's integer string conversion limit), not OcrError",
-)
 def test_a_pdf_count_too_long_for_int_is_refused_as_corrupt() -> None:
+    """int() of thousands of digits raises ValueError (Python's conversion limit): such a
+    /Count is no page count, and the PDF without pages is corrupt."""
     data = pdf(b"<< /Type /Pages /Count " + b"9" * 5000 + b" >>")
     assert reason_of(data, ImageFormat.PDF) is CORRUPT
 

@@ -21,7 +21,9 @@ _JPEG_MARKER = 0xFF
 _TIFF_INLINE_BYTES = 4  # a directory entry holds its value itself when it fits in 4 bytes
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
-_PDF_COUNT = re.compile(rb"/Count\s+(\d+)")
+# At most 9 digits (more pages than OCR_MAX_PAGES could ever allow): a longer number is no
+# page count, and int() of thousands of digits raises ValueError instead of answering.
+_PDF_COUNT = re.compile(rb"/Count\s+(\d{1,9})(?!\d)")
 
 
 @dataclass(frozen=True)
