@@ -8,6 +8,7 @@ only words from the first lines.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ def page_lines(number: int) -> tuple[str, ...]:
     return (f"Page {number} of the long report", f"Section {number} closes here")
 
 
+_FIXED_DATE = time.gmtime(1_767_225_600)  # 2026-01-01
+
+
 def render_document(page_count: int, image_format: str = "TIFF") -> bytes:
     """A long document whose every page says which it is (`page_lines`): grey, compressed,
     about 5 KB a page, so tests and the load run can send hundreds of pages."""
@@ -59,7 +63,10 @@ def render_document(page_count: int, image_format: str = "TIFF") -> bytes:
         for n in range(1, page_count + 1)
     ]
     options: dict[str, Any] = (
-        {"compression": "tiff_deflate"} if image_format == "TIFF" else {"resolution": 150.0}
+        {"compression": "tiff_deflate"}
+        if image_format == "TIFF"
+        # A fixed date: the same pages give the same bytes (Pillow stamps the time otherwise).
+        else {"resolution": 150.0, "creationDate": _FIXED_DATE, "modDate": _FIXED_DATE}
     )
     buffer = io.BytesIO()
     pages[0].save(buffer, image_format, save_all=True, append_images=pages[1:], **options)
