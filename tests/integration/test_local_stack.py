@@ -8,6 +8,7 @@ duplicate, crash and redrive cases go through it as uploads and messages, exactl
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -62,7 +63,9 @@ def test_records_have_the_shape_lambda_sends() -> None:
         "MessageAttributes": {"origin": {"DataType": "String", "StringValue": "test"}},
     }
     record = lambda_record(message, "arn:aws:sqs:us-east-1:123456789012:ocr-ingest", "us-east-1")
-    (reference,) = sqs_event(["{}"])["Records"]  # type: ignore[index]
+    records = sqs_event(["{}"])["Records"]
+    assert isinstance(records, list)
+    (reference,) = records
 
     assert set(record) == set(reference)
     assert record["attributes"]["ApproximateReceiveCount"] == "2"
@@ -206,7 +209,7 @@ def test_uploads_become_results_and_the_test_event_is_acknowledged(
         upload(s3, key, body)
 
     for key, body in images.items():
-        text, metadata = wait_for(lambda key=key: result(s3, key), what=key)
+        text, metadata = wait_for(functools.partial(result, s3, key), what=key)
         assert text == fake_text(body, ImageFormat.PNG)
         assert metadata["source-etag"] == s3.head_object(Bucket="ocr-input", Key=key)["ETag"][1:-1]
     # S3's s3:TestEvent came first, and was answered with no failure
@@ -226,7 +229,7 @@ def test_a_transient_failure_retries_its_record_alone(
             upload(s3, key, render_lines((key,), width=300, font_size=18))
 
     for key in keys:
-        wait_for(lambda key=key: result(s3, key), what=key)
+        wait_for(functools.partial(result, s3, key), what=key)
     first, flaky, last = (batches_with(stack, key) for key in keys)
     # the others were delivered once and deleted; the flaky one failed, alone, then succeeded
     assert [(failed, count) for _, _, failed, count in first] == [(False, 1)]
@@ -398,7 +401,7 @@ def test_the_command_serves_uploads_and_stops_cleanly(
     )
     assert process.stdout is not None
     try:
-        lines = []
+        lines: list[str] = []
         while not lines or not lines[-1].startswith("ready:"):
             line = process.stdout.readline()
             assert line, "".join(lines)
