@@ -3,7 +3,6 @@ the cores its engine's Lambda memory size buys, against a local S3 (moto, in thi
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -83,14 +82,12 @@ def child_environment(endpoint: str) -> dict[str, str]:
 def local_s3() -> Iterator[str]:
     """A moto S3 server in this process with the benchmark's two buckets; yields its URL."""
     import boto3  # noqa: PLC0415
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per S3 request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    from tools.moto_server import LocalMotoServer  # noqa: PLC0415 - moto is a slow import
+
+    server = LocalMotoServer()
+    endpoint = server.start()
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
         s3 = boto3.client(
             "s3",
             endpoint_url=endpoint,

@@ -12,8 +12,8 @@ import boto3
 import pytest
 
 from tests.support.deployment import REPO, openssl_dir
-from tests.support.moto_server import moto_server
 from tests.support.samples import DEMO_WORDS
+from tools.moto_server import moto_server
 
 
 def run_tool(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

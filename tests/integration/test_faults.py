@@ -18,9 +18,9 @@ from ocr_service.bootstrap import Handler, build_service, lambda_handler_for
 from ocr_service.formats import ImageFormat
 from ocr_service.outcomes import RetryableRecordsError
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET, PARENT_LOGGER, lambda_context
-from tests.support.moto_server import LocalMotoServer, moto_server
 from tools.events import Upload, s3_put_event
 from tools.fake_engine import FakeEngine, fake_text
+from tools.moto_server import LocalMotoServer, moto_server
 from tools.samples import render_lines
 
 KEYS = ["one.png", "two.png", "three.png"]

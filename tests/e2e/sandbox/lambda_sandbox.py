@@ -631,7 +631,7 @@ def local_s3() -> Iterator[tuple[str, Any]]:
     """A moto server on 127.0.0.1 (a free port); yield its URL and an S3 client for it.
 
     The same endpoint serves SQS (:func:`local_client`), for queues the function refers to."""
-    from tests.support.moto_server import moto_server
+    from tools.moto_server import moto_server
 
     # The harness's own client must not read the host's AWS configuration either.
     os.environ.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")

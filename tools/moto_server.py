@@ -1,5 +1,6 @@
 """moto's server (S3, SQS, ...) on a loopback port, in this process: a real HTTP endpoint for
-what must go over the wire (`AWS_ENDPOINT_URL`, a tool in a subprocess, the Lambda sandbox).
+what must go over the wire (`AWS_ENDPOINT_URL`, a tool in a subprocess, the Lambda sandbox, the
+benchmark's workers). The one such helper for the tests and bench/.
 
 moto keeps its state in this process, so `stop()` then `start()` on the same port brings the
 endpoint back with its buckets as they were (S3 "vanishing" mid-run). `make up` runs its server
