@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 
 from ocr_service import engines
-from ocr_service.cli import main
+from ocr_service.cli import CHECKOUT_DATA, main
 from ocr_service.formats import ImageFormat
 from tests.support.samples import PNG
 from tools.fake_engine import FakeEngine, fake_text
@@ -70,3 +70,29 @@ def test_an_unknown_language_fails_the_file_naming_what_is_accepted(
     assert main([str(scan), "--lang", "elvish"]) == 1
 
     assert "FAILED unknown-language: unknown language 'elvish'" in capsys.readouterr().err
+
+
+def test_the_engines_data_comes_from_the_checkout_when_the_environment_names_none(
+    engine: FakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`.venv/bin/ocr` run by hand, outside make: `make setup`'s .cache/ in the checkout."""
+    checkout = {name: tmp_path / name for name in CHECKOUT_DATA}
+    for directory in checkout.values():
+        directory.mkdir()
+    monkeypatch.setattr("ocr_service.cli.CHECKOUT_DATA", checkout)
+    for name in checkout:
+        monkeypatch.delenv(name, raising=False)
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(PNG)
+    started = mock.patch.object(engines, "start_engine", return_value=engine)
+
+    with started as start:
+        assert main(["--engine", "tesseract", str(scan)]) == 0
+
+    [settings] = start.call_args.args
+    assert settings.tessdata_dir == checkout["OCR_TESSDATA_DIR"]
+    assert settings.openssl_lib_dir == checkout["OCR_OPENSSL_LIB_DIR"]
+    monkeypatch.setenv("OCR_TESSDATA_DIR", str(tmp_path))  # the caller's own choice wins
+    with started as start:
+        assert main(["--engine", "tesseract", str(scan)]) == 0
+    assert start.call_args.args[0].tessdata_dir == tmp_path

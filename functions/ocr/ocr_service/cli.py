@@ -30,6 +30,13 @@ from .recognition import DocumentRecognizer
 
 # Locally there is no layer: keep downloaded or bundled models in the user's cache.
 LOCAL_RESOURCES_DIR = Path.home() / ".cache" / "aspose-ocr" / "models"
+# Where `make setup` puts the engines' native data in a checkout (`ocr` is installed from it):
+# used when the environment names none, so the command works outside make too.
+_CHECKOUT = Path(__file__).resolve().parents[3]
+CHECKOUT_DATA = {
+    "OCR_TESSDATA_DIR": _CHECKOUT / ".cache" / "tessdata",
+    "OCR_OPENSSL_LIB_DIR": _CHECKOUT / ".cache" / "openssl11" / "lib",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.models_dir:
         environ["OCR_RESOURCES_DIR"] = str(args.models_dir)
     environ.setdefault("OCR_RESOURCES_DIR", str(LOCAL_RESOURCES_DIR))
+    for name, directory in CHECKOUT_DATA.items():
+        if not environ.get(name, "").strip() and directory.is_dir():
+            environ[name] = str(directory)
     if args.engine:
         environ["OCR_ENGINE"] = args.engine
     try:
