@@ -138,7 +138,7 @@ backfill: setup
 	$(PY) -m tools.backfill $(if $(STACK),--stack $(STACK),--local) $(if $(PREFIX),--prefix '$(PREFIX)') $(if $(RATE),--rate $(RATE)) $(if $(RESTART),--restart) $(if $(MAX),--max $(MAX)) $(if $(DRY_RUN),--dry-run)
 
 load: setup
-	$(PY) -m tools.load_test --objects $(or $(LOAD_OBJECTS),300) $(if $(LONG),--long-documents $(LONG)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(WORKERS),--workers $(WORKERS)) $(if $(BATCH),--batch-size $(BATCH)) $(if $(VISIBILITY),--visibility-timeout $(VISIBILITY)) $(if $(FAKE),--fake-engine) $(if $(JSON),--json $(JSON))
+	$(PY) -m tools.load --objects $(or $(LOAD_OBJECTS),300) $(if $(LONG),--long-documents $(LONG)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(WORKERS),--workers $(WORKERS)) $(if $(BATCH),--batch-size $(BATCH)) $(if $(VISIBILITY),--visibility-timeout $(VISIBILITY)) $(if $(FAKE),--fake-engine) $(if $(JSON),--json $(JSON))
 
 bench: setup
 	$(PY) -m bench.bench $(if $(SAMPLES),--samples $(SAMPLES))

@@ -1,4 +1,4 @@
-"""`make load` (tools/load_test.py) on the local topology: the mechanics with the fake engine,
+"""`make load` (tools/load/) on the local topology: the mechanics with the fake engine,
 and the verifier itself."""
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tests.support.deployment import REPO
-from tools.load_test import (
-    BAD_KINDS,
+from tools.load.plan import BAD_KINDS, PlannedObject, build_plan
+from tools.load.verify import (
     ERROR_SUFFIX,
     TEXT_SUFFIX,
     Expectation,
     OutputObject,
-    PlannedObject,
-    build_plan,
     duplicate_problems,
     recognitions,
     verify,
@@ -31,7 +29,7 @@ def test_fake_engine_run_accounts_for_every_object_and_message(tmp_path: Path) -
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OCR_"))}
     args = ["--objects", "40", "--fake-engine", "--json", str(report_path), "--timeout", "150"]
     done = subprocess.run(
-        [sys.executable, "-m", "tools.load_test", *args],
+        [sys.executable, "-m", "tools.load", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
