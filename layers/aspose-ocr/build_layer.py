@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 # Code shared with the Tesseract layer lives in layers/common, reached from this file's own path
 # (SAM runs the layer's original Makefile, which runs this file where it is).
 sys.path.insert(0, str(HERE.parent / "common"))
+from build_steps import BuildError, log, run  # noqa: E402
 from isolated import run_isolated, snapshot  # noqa: E402
 from lambda_sizes import (  # noqa: E402
     LAMBDA_UNZIPPED_LIMIT,
@@ -105,23 +106,6 @@ Latin-script languages need no model. Languages or features that do (Cyrillic, A
 Language.AUTO, detect_fonts, ...) fail with "Please install the '<name>.ocr' first" until the
 model file (for example aspose-ocr-cyrillic-v1.ocr) is bundled into this directory.
 """
-
-
-class BuildError(RuntimeError):
-    """Raised with a message meant for the person running the build."""
-
-
-def log(message: str) -> None:
-    """Print a build message, flushed so it interleaves with subprocess output."""
-    print(f"build_layer: {message}", flush=True)
-
-
-def run(command: list[str]) -> None:
-    """Run ``command``; raise :class:`BuildError` if it fails."""
-    log("$ " + " ".join(command))
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        raise BuildError(f"command failed with exit code {result.returncode}: {command[0]} ...")
 
 
 # --- trimming -------------------------------------------------------------------------------------

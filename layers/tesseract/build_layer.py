@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "common"))
 sys.path.insert(0, str(HERE))
 import fetch_tessdata  # noqa: E402
+from build_steps import BuildError, log, run  # noqa: E402
 from isolated import run_isolated, snapshot  # noqa: E402
 from lambda_sizes import LAMBDA_UNZIPPED_LIMIT, SizeBook, files_under, fmt  # noqa: E402
 from layer_selftest import RESULT_MARK  # noqa: E402
@@ -81,23 +81,6 @@ NEVER_LOADED_DIRS = frozenset({"__pycache__", "tests", "test"})
 #: pypdfium2's command-line tool (``python -m pypdfium2``); the function only uses the library.
 CLI_PACKAGES = frozenset({"pypdfium2_cli"})
 EXTENSION_RE = re.compile(r"\.cpython-(\d+)[a-z]*-[^/]*\.so$")
-
-
-class BuildError(RuntimeError):
-    """Raised with a message meant for the person running the build."""
-
-
-def log(message: str) -> None:
-    """Print a build message, flushed so it interleaves with subprocess output."""
-    print(f"build_layer: {message}", flush=True)
-
-
-def run(command: list[str]) -> None:
-    """Run ``command``; raise :class:`BuildError` if it fails."""
-    log("$ " + " ".join(command))
-    result = subprocess.run(command, check=False)
-    if result.returncode != 0:
-        raise BuildError(f"command failed with exit code {result.returncode}: {command[0]} ...")
 
 
 # --- trimming -------------------------------------------------------------------------------------
