@@ -3,7 +3,8 @@
 `make lock` pins every development dependency into requirements-dev.lock (pip-compile, from
 pyproject.toml), then runs this to copy the pins and hashes of exactly the packages the function
 ships (SHIPPED) into the function's requirements.txt, so the Lambda package holds the versions
-the tests ran. tests/test_requirements.py fails when the committed file is not what this writes.
+the tests ran. tests/unit/test_requirements.py fails when the committed file is not what this
+writes.
 
     python -m tools.requirements           # write functions/ocr/requirements.txt
     python -m tools.requirements --check   # exit 1 if it is out of date
