@@ -42,8 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -60,9 +58,9 @@ from lambda_sizes import (  # noqa: E402
     zip_entry_size,
 )
 from layer_engine import RESULT_MARK  # noqa: E402  (a sibling: this file's directory)
-from trimming import remove, remove_empty_dirs, tree_entries  # noqa: E402
+from trimming import TrimResult, TrimStep, run_steps, tree_entries  # noqa: E402
 
-__all__ = ["SizeBook", "fmt", "remove", "remove_empty_dirs", "zip_entry_size"]
+__all__ = ["SizeBook", "fmt", "zip_entry_size"]
 REQUIREMENTS = HERE / "requirements.txt"
 FETCH_OPENSSL = HERE / "fetch_openssl.py"
 SELFTEST_IMAGE = HERE / "selftest.png"
@@ -191,20 +189,9 @@ def select_pdf(root: Path) -> list[Path]:
     return [path for path in files_under(root) if path.name == PDF_ASSEMBLY]
 
 
-@dataclass
-class TrimResult:
-    """What one trimming step removed and the layer's size after it."""
-
-    step: str
-    files: int
-    removed: int
-    unzipped_after: int
-    zipped_after: int
-
-
 def trim(site: Path, without_pdf: bool, book: SizeBook) -> list[TrimResult]:
     """Run every trimming step on ``site``; print and return what each removed."""
-    steps: list[tuple[str, Callable[[Path], list[Path]]]] = [
+    steps: list[TrimStep] = [
         ("other ABIs' cpython-3XX extension modules", select_other_abis),
         ("Windows-native DLLs", select_windows_native),
         ("static archives (*.a)", select_static_archives),
@@ -213,18 +200,7 @@ def trim(site: Path, without_pdf: bool, book: SizeBook) -> list[TrimResult]:
     ]
     if without_pdf:
         steps.append((f"{PDF_ASSEMBLY} (WITHOUT_PDF=1)", select_pdf))
-    unzipped, zipped = book.sizes()
-    log(f"as installed: {fmt(unzipped)} unzipped, {fmt(zipped)} zipped")
-    results = [TrimResult("as installed", 0, 0, unzipped, zipped)]
-    for name, select in steps:
-        count, removed = remove(select(site))
-        unzipped, zipped = book.sizes()
-        results.append(TrimResult(name, count, removed, unzipped, zipped))
-        log(
-            f"trim {name}: removed {count} files, {fmt(removed)}; "
-            f"now {fmt(unzipped)} unzipped, {fmt(zipped)} zipped"
-        )
-    remove_empty_dirs(site)
+    results = run_steps(site, steps, book)
     abi = "".join(str(part) for part in RUNTIME_VERSION)
     if not any(site.glob(f"aspose/ocr.cpython-{abi}-*.so")):
         raise BuildError(f"no aspose/ocr.cpython-{abi}-*.so left in {site}: wrong wheel?")

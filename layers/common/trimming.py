@@ -4,10 +4,43 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_sizes import files_under
+from build_steps import log
+from lambda_sizes import SizeBook, files_under, fmt
+
+TrimStep = tuple[str, Callable[[Path], list[Path]]]
+"""A step's name, and what it selects for removal below the site directory."""
+
+
+@dataclass(frozen=True)
+class TrimResult:
+    """What one trimming step removed and the layer's size after it."""
+
+    step: str
+    files: int
+    removed: int
+    unzipped_after: int
+    zipped_after: int
+
+
+def run_steps(site: Path, steps: Sequence[TrimStep], book: SizeBook) -> list[TrimResult]:
+    """Run every step on ``site`` in order; print and return what each removed."""
+    unzipped, zipped = book.sizes()
+    log(f"as installed: {fmt(unzipped)} unzipped, {fmt(zipped)} zipped")
+    results = [TrimResult("as installed", 0, 0, unzipped, zipped)]
+    for name, select in steps:
+        count, removed = remove(select(site))
+        unzipped, zipped = book.sizes()
+        results.append(TrimResult(name, count, removed, unzipped, zipped))
+        log(
+            f"trim {name}: removed {count} files, {fmt(removed)}; "
+            f"now {fmt(unzipped)} unzipped, {fmt(zipped)} zipped"
+        )
+    remove_empty_dirs(site)
+    return results
 
 
 def tree_entries(root: Path) -> Iterator[Path]:

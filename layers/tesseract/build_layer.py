@@ -38,8 +38,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +51,7 @@ from build_steps import BuildError, log, run  # noqa: E402
 from isolated import run_isolated, snapshot  # noqa: E402
 from lambda_sizes import LAMBDA_UNZIPPED_LIMIT, SizeBook, files_under, fmt  # noqa: E402
 from layer_selftest import RESULT_MARK  # noqa: E402
-from trimming import remove, remove_empty_dirs, tree_entries  # noqa: E402
+from trimming import TrimResult, TrimStep, remove, run_steps, tree_entries  # noqa: E402
 
 REQUIREMENTS = HERE / "requirements.txt"
 SELFTEST_IMAGE = HERE / "selftest.png"
@@ -132,7 +131,7 @@ def select_other_abis(site: Path) -> list[Path]:
     ]
 
 
-TRIM_STEPS: tuple[tuple[str, Callable[[Path], list[Path]]], ...] = (
+TRIM_STEPS: tuple[TrimStep, ...] = (
     ("bytecode caches (__pycache__, *.pyc)", select_bytecode),
     ("type stubs (*.pyi, py.typed)", select_stubs),
     ("console scripts (bin/) and pypdfium2's CLI (pypdfium2_cli/)", select_console_scripts),
@@ -141,31 +140,9 @@ TRIM_STEPS: tuple[tuple[str, Callable[[Path], list[Path]]], ...] = (
 )
 
 
-@dataclass
-class TrimResult:
-    """What one trimming step removed and the layer's size after it."""
-
-    step: str
-    files: int
-    removed: int
-    unzipped_after: int
-    zipped_after: int
-
-
 def trim(site: Path, book: SizeBook) -> list[TrimResult]:
     """Run every trimming step on ``site``; print and return what each removed."""
-    unzipped, zipped = book.sizes()
-    log(f"as installed: {fmt(unzipped)} unzipped, {fmt(zipped)} zipped")
-    results = [TrimResult("as installed", 0, 0, unzipped, zipped)]
-    for name, select in TRIM_STEPS:
-        count, removed = remove(select(site))
-        unzipped, zipped = book.sizes()
-        results.append(TrimResult(name, count, removed, unzipped, zipped))
-        log(
-            f"trim {name}: removed {count} files, {fmt(removed)}; "
-            f"now {fmt(unzipped)} unzipped, {fmt(zipped)} zipped"
-        )
-    remove_empty_dirs(site)
+    results = run_steps(site, TRIM_STEPS, book)
     abi = "".join(str(part) for part in RUNTIME_VERSION)
     if not any(site.glob(f"tesserocr/tesserocr.cpython-{abi}-*.so")):
         raise BuildError(f"no tesserocr/tesserocr.cpython-{abi}-*.so left in {site}: wrong wheel?")
