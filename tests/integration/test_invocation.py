@@ -48,6 +48,18 @@ def has_text(s3: Any, key: str) -> bool:
     return key + ".txt" in {item["Key"] for item in listed}
 
 
+def unreachable_for(s3: Any, key: str) -> None:
+    """From now on, S3 cannot be reached for `key` (a transient failure); other keys work."""
+    real_get = s3.get_object
+
+    def get(**request: Any) -> Any:
+        if request["Key"] == key:
+            raise EndpointConnectionError(endpoint_url="https://s3.example")
+        return real_get(**request)
+
+    s3.get_object = get
+
+
 def test_sqs_batch_reports_only_the_transiently_failed_message(
     s3: Any, router: EventRouter
 ) -> None:
@@ -60,14 +72,7 @@ def test_sqs_batch_reports_only_the_transiently_failed_message(
             json.dumps(s3_put_event([upload(s3, "empty.png", b"")])),
         ]
     )
-    real_get = s3.get_object
-
-    def get(**request: Any) -> Any:
-        if request["Key"] == "unlucky.png":
-            raise EndpointConnectionError(endpoint_url="https://s3.example")
-        return real_get(**request)
-
-    s3.get_object = get
+    unreachable_for(s3, "unlucky.png")
     response = router.handle(event, lambda_context())
 
     # Only the unlucky message comes back; the empty object's failure record is its answer.
@@ -123,14 +128,7 @@ def test_direct_notification_raises_after_the_others_when_one_is_transient(
     s3: Any, router: EventRouter
 ) -> None:
     event = s3_put_event([upload(s3, "good.png", PNG), upload(s3, "unlucky.png", PNG)])
-    real_get = s3.get_object
-
-    def get(**request: Any) -> Any:
-        if request["Key"] == "unlucky.png":
-            raise EndpointConnectionError(endpoint_url="https://s3.example")
-        return real_get(**request)
-
-    s3.get_object = get
+    unreachable_for(s3, "unlucky.png")
     with pytest.raises(RetryableRecordsError, match=r"unlucky\.png"):
         router.handle(event, lambda_context())
     assert has_text(s3, "good.png")
