@@ -115,7 +115,7 @@ class Experiments:
 
     def sizing(self, workdir: Path, a4: Input, pdf: Input) -> None:
         """Tesseract through the handler only: memory peaks and one-core seconds."""
-        from ocr_service.config import load_settings  # noqa: PLC0415
+        from ocr_service.core.config import load_settings  # noqa: PLC0415
 
         engine = self.engines[SIZING_ENGINE]
         cases = sizing_cases(workdir, a4, pdf, self.repeat)

@@ -26,14 +26,14 @@ from moto import mock_aws
 
 from bench.images import tiff_document
 from ocr_service import engines
-from ocr_service.config import load_settings
-from ocr_service.event_shapes import PAGE_TASK_KEY, refs_from_notification
-from ocr_service.fanout import PageTask
-from ocr_service.page_tasks import Splitter
-from ocr_service.pipeline import OcrPipeline
-from ocr_service.recognition import DocumentRecognizer
-from ocr_service.storage import S3ObjectStore
-from ocr_service.time_budget import Clock
+from ocr_service.aws.event_shapes import PAGE_TASK_KEY, refs_from_notification
+from ocr_service.aws.fanout import PageTask
+from ocr_service.aws.page_tasks import Splitter
+from ocr_service.aws.pipeline import OcrPipeline
+from ocr_service.aws.storage import S3ObjectStore
+from ocr_service.aws.time_budget import Clock
+from ocr_service.core.config import load_settings
+from ocr_service.recognition.recognizer import DocumentRecognizer
 from tools.events import Upload, s3_put_event
 from tools.local_run import LOCAL_PATHS
 

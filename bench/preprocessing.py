@@ -25,10 +25,10 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 FUNCTION_DIR = Path(__file__).resolve().parents[1] / "functions" / "ocr"
 sys.path.insert(0, str(FUNCTION_DIR))
 
-from ocr_service.aspose_engine import TRIAL_WARNING, AsposeEngine  # noqa: E402
-from ocr_service.config import Preprocessing, load_engine_settings  # noqa: E402
-from ocr_service.engine import MissingModelError  # noqa: E402
-from ocr_service.formats import identify  # noqa: E402
+from ocr_service.core.config import Preprocessing, load_engine_settings  # noqa: E402
+from ocr_service.core.formats import identify  # noqa: E402
+from ocr_service.engines.aspose import TRIAL_WARNING, AsposeEngine  # noqa: E402
+from ocr_service.engines.port import MissingModelError  # noqa: E402
 from tools.samples import render_lines  # noqa: E402
 
 LINES = (

@@ -22,8 +22,8 @@ from bench.measuring import Timer, peak_rss_mb, rss_mb
 from bench.protocol import Call, ColdStartResult, MeasureResult, Task, write_result
 
 if TYPE_CHECKING:
-    from ocr_service.config import Settings
-    from ocr_service.engine import OcrEngine
+    from ocr_service.core.config import Settings
+    from ocr_service.engines.port import OcrEngine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = REPO_ROOT / "functions" / "ocr"
@@ -45,7 +45,7 @@ def _start(task: Task) -> tuple[ModuleType, float]:
     if task.cpus:
         os.sched_setaffinity(0, set(task.cpus))
     if task.threads is not None:
-        from ocr_service import tesseract_engine  # noqa: PLC0415
+        from ocr_service.engines import tesseract as tesseract_engine  # noqa: PLC0415
 
         threads = task.threads
         tesseract_engine.worker_count = lambda environ=None: threads
@@ -72,7 +72,7 @@ def _language(
 ) -> tuple[dict[str, str], str, str]:
     """The object's metadata, the engine's name for its language (as the handler chooses it),
     and a note when the engine refuses the requested language and the default is used."""
-    from ocr_service.languages import LanguagePolicy, UnknownLanguageError  # noqa: PLC0415
+    from ocr_service.core.languages import LanguagePolicy, UnknownLanguageError  # noqa: PLC0415
 
     policy = LanguagePolicy(settings.language, settings.language_by_prefix, engine.languages)
     metadata = {"ocr-language": requested} if requested else {}
@@ -89,8 +89,8 @@ class Session:
     def __init__(self, task: Task, module: ModuleType) -> None:
         import boto3  # noqa: PLC0415
 
-        from ocr_service.formats import identify  # noqa: PLC0415
-        from ocr_service.image_info import inspect_image  # noqa: PLC0415
+        from ocr_service.core.formats import identify  # noqa: PLC0415
+        from ocr_service.inputs.image_info import inspect_image  # noqa: PLC0415
 
         self.task, self.module = task, module
         self.engine: OcrEngine = module.engine

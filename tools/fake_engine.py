@@ -12,9 +12,12 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from ocr_service.aspose_engine import ASPOSE_SPEED
-from ocr_service.config import Preprocessing
-from ocr_service.engine import (
+from ocr_service.core.config import Preprocessing
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.core.formats import ImageFormat
+from ocr_service.core.languages import AsposeLanguages
+from ocr_service.engines.aspose import ASPOSE_SPEED
+from ocr_service.engines.port import (
     NO_PREPROCESSING,
     Line,
     PageRange,
@@ -22,11 +25,8 @@ from ocr_service.engine import (
     SpeedModel,
     StartupTimings,
 )
-from ocr_service.failures import OcrError, Reason
-from ocr_service.formats import ImageFormat
-from ocr_service.image_info import inspect_image
-from ocr_service.languages import AsposeLanguages
-from ocr_service.tesseract_engine import TESSERACT_SPEED
+from ocr_service.engines.tesseract import TESSERACT_SPEED
+from ocr_service.inputs.image_info import inspect_image
 
 FAKE_VERSION = "0.0-fake"
 FAKE_LANGUAGES = frozenset({"LATIN", "CYRILLIC", "ENG", "DEU", "FRA", "RUS", "UKR"})

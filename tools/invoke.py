@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from ocr_service.event_shapes import (
+from ocr_service.aws.event_shapes import (
     EventShape,
     UnsupportedEventError,
     batch_tasks,

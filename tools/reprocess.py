@@ -31,8 +31,8 @@ from urllib.parse import unquote
 
 import boto3
 
-from ocr_service.failures import Reason
-from ocr_service.results import ERROR_SUFFIX, LONG_KEYS_PREFIX
+from ocr_service.aws.results import ERROR_SUFFIX, LONG_KEYS_PREFIX
+from ocr_service.core.failures import Reason
 from tools.backfill import (
     BATCH_SIZE,
     DEFAULT_RATE,

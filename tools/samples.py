@@ -74,7 +74,7 @@ def render_document(page_count: int, image_format: str = "TIFF") -> bytes:
 
 
 if __name__ == "__main__":  # regenerate the warm-up image shipped with the function
-    target = Path(__file__).resolve().parents[1] / "functions/ocr/ocr_service/warmup.png"
+    target = Path(__file__).resolve().parents[1] / "functions/ocr/ocr_service/engines/warmup.png"
     # An A4 canvas at 300 dpi: measured (make bench), a small warm-up image left the first A4
     # request 1.4-1.7x slower than later ones; a page-sized canvas brings it to about 0.9x.
     target.write_bytes(

@@ -33,8 +33,8 @@ from urllib.parse import quote
 
 import pytest
 
-from ocr_service.aspose_engine import TRIAL_WARNING
-from ocr_service.storage import TEXT_CONTENT_TYPE
+from ocr_service.aws.storage import TEXT_CONTENT_TYPE
+from ocr_service.engines.aspose import TRIAL_WARNING
 from tests.e2e.sandbox.lambda_sandbox import (
     FunctionConfig,
     SandboxError,

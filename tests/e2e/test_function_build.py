@@ -45,8 +45,8 @@ def test_trimmed_pillow_still_normalizes_inputs(built: Path, pil_format: str, mo
     Image.new(mode, (40, 20), "white").save(webp, pil_format)
     code = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "from ocr_service.formats import identify\n"
-        "from ocr_service.normalize import normalize_bytes\n"
+        "from ocr_service.core.formats import identify\n"
+        "from ocr_service.inputs.normalize import normalize_bytes\n"
         "data = sys.stdin.buffer.read()\n"
         "png, _ = normalize_bytes(data, identify(data), max_pixels=10**6)\n"
         "import PIL; assert PIL.__file__.startswith(sys.argv[1]), PIL.__file__\n"

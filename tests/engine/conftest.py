@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ocr_service.aspose_engine import AsposeEngine
-from ocr_service.config import EngineKind, load_engine_settings
-from ocr_service.tesseract_engine import TesseractEngine
+from ocr_service.core.config import EngineKind, load_engine_settings
+from ocr_service.engines.aspose import AsposeEngine
+from ocr_service.engines.tesseract import TesseractEngine
 from tests.support.deployment import openssl_dir, tessdata_dir
 
 

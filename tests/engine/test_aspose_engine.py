@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ocr_service.aspose_engine import TRIAL_WARNING, AsposeEngine
-from ocr_service.config import PREPROCESSING_FILTERS, Preprocessing
-from ocr_service.engine import PAGE_SEPARATOR, MissingModelError
-from ocr_service.failures import OcrError
-from ocr_service.formats import ImageFormat, identify
+from ocr_service.core.config import PREPROCESSING_FILTERS, Preprocessing
+from ocr_service.core.failures import OcrError
+from ocr_service.core.formats import ImageFormat, identify
+from ocr_service.engines.aspose import TRIAL_WARNING, AsposeEngine
+from ocr_service.engines.port import PAGE_SEPARATOR, MissingModelError
 from tests.support.deployment import REPO, openssl_dir
 from tests.support.samples import DEMO_WORDS, render_pages
 from tools.samples import DEMO_LINES, render_lines
@@ -79,8 +79,8 @@ def test_corrupt_image_is_refused_and_the_engine_keeps_working(engine: AsposeEng
 def start_in_subprocess(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Engine start-up touches process-wide state (native libraries, the license)."""
     code = (
-        "from ocr_service.config import load_engine_settings\n"
-        "from ocr_service.aspose_engine import AsposeEngine\n"
+        "from ocr_service.core.config import load_engine_settings\n"
+        "from ocr_service.engines.aspose import AsposeEngine\n"
         "AsposeEngine.start(load_engine_settings())\n"
     )
     env = {

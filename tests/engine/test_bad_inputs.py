@@ -11,12 +11,12 @@ from typing import Any
 
 from PIL import Image
 
-from ocr_service.aspose_engine import AsposeEngine
-from ocr_service.config import DEFAULT_LIMITS
-from ocr_service.event_shapes import refs_from_notification
-from ocr_service.pipeline import OcrPipeline
-from ocr_service.recognition import DocumentRecognizer
-from ocr_service.storage import S3ObjectStore
+from ocr_service.aws.event_shapes import refs_from_notification
+from ocr_service.aws.pipeline import OcrPipeline
+from ocr_service.aws.storage import S3ObjectStore
+from ocr_service.core.config import DEFAULT_LIMITS
+from ocr_service.engines.aspose import AsposeEngine
+from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.support.samples import DEMO_WORDS, blank_png, render_pages
 from tools.events import Upload, encode_key, s3_put_event

@@ -11,11 +11,11 @@ import io
 import pytest
 from PIL import Image
 
-from ocr_service.aspose_engine import AsposeEngine
-from ocr_service.config import DEFAULT_LIMITS, DEFAULT_PREPROCESSING, Preprocessing
-from ocr_service.engine import OcrEngine
-from ocr_service.recognition import DocumentRecognizer
-from ocr_service.tesseract_engine import TesseractEngine
+from ocr_service.core.config import DEFAULT_LIMITS, DEFAULT_PREPROCESSING, Preprocessing
+from ocr_service.engines.aspose import AsposeEngine
+from ocr_service.engines.port import OcrEngine
+from ocr_service.engines.tesseract import TesseractEngine
+from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.samples import RECEIPT_LINES, colour_variants
 from tools.samples import DEMO_LINES, render_lines
 

@@ -12,19 +12,19 @@ import pytest
 from PIL import Image
 
 from bench.images import phone_photo
-from ocr_service.config import (
+from ocr_service.aws.documents import pages_of, sidecar_document
+from ocr_service.aws.results import ObjectVersion
+from ocr_service.core.config import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_IMAGE_SIDE,
     DEFAULT_PREPROCESSING,
     Preprocessing,
     load_engine_settings,
 )
-from ocr_service.documents import pages_of, sidecar_document
-from ocr_service.engine import PAGE_SEPARATOR, EngineSetupError, MissingModelError
-from ocr_service.formats import identify
-from ocr_service.recognition import DocumentRecognizer
-from ocr_service.results import ObjectVersion
-from ocr_service.tesseract_engine import TesseractEngine, worker_count
+from ocr_service.core.formats import identify
+from ocr_service.engines.port import PAGE_SEPARATOR, EngineSetupError, MissingModelError
+from ocr_service.engines.tesseract import TesseractEngine, worker_count
+from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.deployment import tessdata_dir
 from tests.support.samples import render_pages
 from tools.samples import DEMO_LINES, render_lines

@@ -10,7 +10,7 @@ import pytest
 
 from ocr_service import engines
 from ocr_service.cli import CHECKOUT_DATA, main
-from ocr_service.formats import ImageFormat
+from ocr_service.core.formats import ImageFormat
 from tests.support.samples import PNG
 from tools.fake_engine import FakeEngine, fake_text
 

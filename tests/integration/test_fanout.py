@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from ocr_service.config import DEFAULT_LIMITS
-from ocr_service.engine import PageRange
-from ocr_service.event_shapes import PAGE_TASK_KEY
-from ocr_service.failures import OcrError, Reason
-from ocr_service.fanout import PARTS_PREFIX, PageTask, Parts, merge_pdfs, plan
-from ocr_service.outcomes import Failed, Skipped, Succeeded
-from ocr_service.page_tasks import Splitter
-from ocr_service.pipeline import OcrPipeline
-from ocr_service.recognition import DocumentRecognizer
-from ocr_service.results import ObjectVersion
-from ocr_service.storage import S3ObjectStore
-from ocr_service.time_budget import Clock
+from ocr_service.aws.event_shapes import PAGE_TASK_KEY
+from ocr_service.aws.fanout import PARTS_PREFIX, PageTask, Parts, merge_pdfs, plan
+from ocr_service.aws.outcomes import Failed, Skipped, Succeeded
+from ocr_service.aws.page_tasks import Splitter
+from ocr_service.aws.pipeline import OcrPipeline
+from ocr_service.aws.results import ObjectVersion
+from ocr_service.aws.storage import S3ObjectStore
+from ocr_service.aws.time_budget import Clock
+from ocr_service.core.config import DEFAULT_LIMITS
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.engines.port import PageRange
+from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.support.uploads import event_of, output_keys, text_of, upload
 from tools.fake_engine import FakeEngine
@@ -130,7 +130,7 @@ def test_a_crash_during_assembly_is_finished_by_the_redelivery(
     # stale by then, so the redelivery takes it over, without recognizing its pages again.
     calls = len(fake_engine.calls)
     now = time.time()
-    monkeypatch.setattr("ocr_service.fanout.time.time", lambda: now + 6 * 900)
+    monkeypatch.setattr("ocr_service.aws.fanout.time.time", lambda: now + 6 * 900)
     assert isinstance(pipeline.process_task(last, CLOCK), Succeeded)
     assert len(fake_engine.calls) == calls
     assert output_keys(s3) == ["doc.tif.txt"]

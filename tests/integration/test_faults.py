@@ -14,9 +14,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.config import Config
 
+from ocr_service.aws.outcomes import RetryableRecordsError
 from ocr_service.bootstrap import Handler, build_service, lambda_handler_for
-from ocr_service.formats import ImageFormat
-from ocr_service.outcomes import RetryableRecordsError
+from ocr_service.core.formats import ImageFormat
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET, PARENT_LOGGER, lambda_context
 from tools.events import Upload, s3_put_event
 from tools.fake_engine import FakeEngine, fake_text

@@ -13,9 +13,9 @@ from aws_lambda_powertools import Metrics, Tracer
 from botocore.exceptions import EndpointConnectionError
 
 from ocr_service import engines
+from ocr_service.aws.outcomes import RetryableRecordsError
 from ocr_service.bootstrap import Handler, build_service, lambda_handler_for
-from ocr_service.config import ConfigError
-from ocr_service.outcomes import RetryableRecordsError
+from ocr_service.core.config import ConfigError
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET, PARENT_LOGGER, lambda_context
 from tests.support.samples import PNG
 from tools.events import Upload, encode_key, s3_put_event

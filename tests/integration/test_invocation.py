@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from ocr_service.config import DEFAULT_LIMITS
-from ocr_service.event_shapes import UnsupportedEventError
-from ocr_service.invocation import EventRouter
-from ocr_service.outcomes import RetryableRecordsError
-from ocr_service.pipeline import OcrPipeline
-from ocr_service.recognition import DocumentRecognizer
-from ocr_service.storage import S3ObjectStore
+from ocr_service.aws.event_shapes import UnsupportedEventError
+from ocr_service.aws.invocation import EventRouter
+from ocr_service.aws.outcomes import RetryableRecordsError
+from ocr_service.aws.pipeline import OcrPipeline
+from ocr_service.aws.storage import S3ObjectStore
+from ocr_service.core.config import DEFAULT_LIMITS
+from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET, lambda_context
 from tests.support.samples import PNG
 from tests.support.uploads import upload

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from ocr_service.engine import PageRange
-from ocr_service.fanout import PARTS_PREFIX, PageTask
-from ocr_service.formats import ImageFormat
-from ocr_service.results import ObjectVersion
+from ocr_service.aws.fanout import PARTS_PREFIX, PageTask
+from ocr_service.aws.results import ObjectVersion
+from ocr_service.core.formats import ImageFormat
+from ocr_service.engines.port import PageRange
 from tests.support.deployment import REPO
 from tools.events import s3_test_message, sqs_event
 from tools.fake_engine import fake_document_text, fake_text

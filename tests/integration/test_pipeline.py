@@ -14,17 +14,17 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from ocr_service.config import DEFAULT_LIMITS, Limits
-from ocr_service.engine import MissingModelError
-from ocr_service.event_shapes import refs_from_notification
-from ocr_service.failures import Reason
-from ocr_service.formats import ImageFormat
-from ocr_service.languages import LanguagePolicy
-from ocr_service.outcomes import Skip
-from ocr_service.pipeline import OcrPipeline
-from ocr_service.recognition import DocumentRecognizer
-from ocr_service.results import long_key_error_key, result_keys
-from ocr_service.storage import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, S3ObjectStore
+from ocr_service.aws.event_shapes import refs_from_notification
+from ocr_service.aws.outcomes import Skip
+from ocr_service.aws.pipeline import OcrPipeline
+from ocr_service.aws.results import long_key_error_key, result_keys
+from ocr_service.aws.storage import JSON_CONTENT_TYPE, TEXT_CONTENT_TYPE, S3ObjectStore
+from ocr_service.core.config import DEFAULT_LIMITS, Limits
+from ocr_service.core.failures import Reason
+from ocr_service.core.formats import ImageFormat
+from ocr_service.core.languages import LanguagePolicy
+from ocr_service.engines.port import MissingModelError
+from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET, PARENT_LOGGER, REPO
 from tests.support.samples import CORRUPT_PNG, PNG, render_pages
 from tests.support.uploads import event_of, output_keys, upload

@@ -9,14 +9,14 @@ from typing import Any
 import boto3
 import pytest
 
-from ocr_service.config import DEFAULT_LIMITS
-from ocr_service.engine import MissingModelError
-from ocr_service.event_shapes import refs_from_notification
-from ocr_service.failures import Reason
-from ocr_service.invocation import EventRouter
-from ocr_service.pipeline import OcrPipeline
-from ocr_service.recognition import DocumentRecognizer
-from ocr_service.storage import S3ObjectStore
+from ocr_service.aws.event_shapes import refs_from_notification
+from ocr_service.aws.invocation import EventRouter
+from ocr_service.aws.pipeline import OcrPipeline
+from ocr_service.aws.storage import S3ObjectStore
+from ocr_service.core.config import DEFAULT_LIMITS
+from ocr_service.core.failures import Reason
+from ocr_service.engines.port import MissingModelError
+from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET, lambda_context
 from tests.support.samples import PNG
 from tools.backfill import Pacer, Sender

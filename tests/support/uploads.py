@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ocr_service.event_shapes import ObjectRef, refs_from_notification
+from ocr_service.aws.event_shapes import ObjectRef, refs_from_notification
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET
 from tools.events import Upload, encode_key, s3_put_event
 

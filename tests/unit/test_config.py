@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ocr_service.config import (
+from ocr_service.core.config import (
     DEFAULT_LIMITS,
     DEFAULT_RESOURCES_DIR,
     ConfigError,

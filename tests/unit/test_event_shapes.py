@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ocr_service.event_shapes import EventShape, UnsupportedEventError, shape_of
+from ocr_service.aws.event_shapes import EventShape, UnsupportedEventError, shape_of
 from tests.support.deployment import REPO
 from tools.events import write_sample_events
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ocr_service.failures import Reason
+from ocr_service.core.failures import Reason
 from tests.support.deployment import REPO
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ocr_service.engine import PageRange
-from ocr_service.fanout import plan
+from ocr_service.aws.fanout import plan
+from ocr_service.engines.port import PageRange
 
 
 def test_plan_covers_every_page_once() -> None:

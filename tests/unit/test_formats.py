@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ocr_service.failures import OcrError
-from ocr_service.formats import ImageFormat, identify
+from ocr_service.core.failures import OcrError
+from ocr_service.core.formats import ImageFormat, identify
 from tests.support.samples import render_pages
 from tools.samples import render_lines
 

@@ -1,4 +1,4 @@
-"""ocr_service.image_info: the hand-written header parsing that touches untrusted bytes first.
+"""ocr_service.inputs.image_info: the hand-written header parsing that meets untrusted bytes.
 
 Every format from real encoders (Pillow) and from hand-built headers (the layouts encoders
 rarely write: big-endian and tiled TIFF, values inline and at offsets, fill bytes in JPEG);
@@ -17,9 +17,9 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 
-from ocr_service.failures import OcrError, Reason
-from ocr_service.formats import ImageFormat, identify
-from ocr_service.image_info import MIN_SIDE, ImageInfo, inspect_image
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.core.formats import ImageFormat, identify
+from ocr_service.inputs.image_info import MIN_SIDE, ImageInfo, inspect_image
 from tests.support.samples import render_pages
 from tools.samples import render_lines
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocr_service.languages import (
+from ocr_service.core.languages import (
     TESSERACT_KNOWN,
     AsposeLanguages,
     LanguagePolicy,

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ocr_service.config import LicenseSource
-from ocr_service.licensing import LicenseError, fetch_license
+from ocr_service.core.config import LicenseSource
+from ocr_service.engines.licensing import LicenseError, fetch_license
 
 LICENSE = b'<?xml version="1.0"?><License><Data>secret-terms</Data></License>'
 

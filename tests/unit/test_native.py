@@ -1,4 +1,4 @@
-"""ocr_service.native: the .NET runtime's environment is set in one place, before the engine."""
+"""ocr_service.engines.native: the .NET runtime's environment is set in one place, first."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ocr_service import native
+from ocr_service.engines import native
 from tools.template_env import load_template
 
 # .NET reads it in this mixed case (ruff would have it upper-case as a literal).

@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from ocr_service.failures import OcrError
-from ocr_service.formats import ImageFormat
-from ocr_service.normalize import needs_normalizing, normalize_bytes, normalize_image
+from ocr_service.core.failures import OcrError
+from ocr_service.core.formats import ImageFormat
+from ocr_service.inputs.normalize import needs_normalizing, normalize_bytes, normalize_image
 from tools.samples import render_lines
 
 RECEIPT = ("CORNER SHOP  receipt 0042", "2 x coffee        7.80", "1 x bagel         3.20")
@@ -221,7 +221,7 @@ def test_a_ready_png_is_judged_from_its_header() -> None:
 
 
 def sniffed(data: bytes) -> ImageFormat:
-    from ocr_service.formats import identify
+    from ocr_service.core.formats import identify
 
     return identify(data)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ocr_service.formats import ImageFormat
+from ocr_service.core.formats import ImageFormat
 from tools.samples import render_document, render_lines
 
 MIN_OBJECTS = 20

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ocr_service.formats import ImageFormat
+from ocr_service.core.formats import ImageFormat
 from tools.fake_engine import fake_document_text, fake_text
 from tools.load.plan import BAD_KINDS, GOOD, LONG_FORMATS, WEBP, PlannedObject
 

@@ -18,16 +18,16 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from . import engines
-from .config import Settings, load_settings
-from .engine import OcrEngine
-from .fanout import SqsTaskQueue
-from .invocation import EventRouter
-from .page_tasks import Splitter
-from .pipeline import OcrPipeline
-from .recognition import DocumentRecognizer
-from .storage import S3ObjectStore
-from .telemetry import Telemetry
+from ocr_service import engines
+from ocr_service.aws.fanout import SqsTaskQueue
+from ocr_service.aws.invocation import EventRouter
+from ocr_service.aws.page_tasks import Splitter
+from ocr_service.aws.pipeline import OcrPipeline
+from ocr_service.aws.storage import S3ObjectStore
+from ocr_service.aws.telemetry import Telemetry
+from ocr_service.core.config import Settings, load_settings
+from ocr_service.engines.port import OcrEngine
+from ocr_service.recognition.recognizer import DocumentRecognizer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import engines
-from .config import ConfigError, EngineKind, load_settings
-from .engine import EngineSetupError
-from .failures import OcrError
-from .languages import METADATA_KEY, UnknownLanguageError
-from .recognition import DocumentRecognizer
+from ocr_service import engines
+from ocr_service.core.config import ConfigError, EngineKind, load_settings
+from ocr_service.core.failures import OcrError
+from ocr_service.core.languages import METADATA_KEY, UnknownLanguageError
+from ocr_service.engines.port import EngineSetupError
+from ocr_service.recognition.recognizer import DocumentRecognizer
 
 # Locally there is no layer: keep downloaded or bundled models in the user's cache.
 LOCAL_RESOURCES_DIR = Path.home() / ".cache" / "aspose-ocr" / "models"

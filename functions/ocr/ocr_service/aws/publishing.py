@@ -9,11 +9,9 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .documents import failure_record, json_bytes
-from .engine import OcrEngine
-from .failures import OcrError, Reason
-from .outcomes import Failed, Skip, Skipped
-from .results import (
+from ocr_service.aws.documents import failure_record, json_bytes
+from ocr_service.aws.outcomes import Failed, Skip, Skipped
+from ocr_service.aws.results import (
     FINAL_METADATA,
     ObjectVersion,
     Published,
@@ -22,7 +20,14 @@ from .results import (
     long_key_error_key,
     result_keys,
 )
-from .storage import JSON_CONTENT_TYPE, PDF_CONTENT_TYPE, TEXT_CONTENT_TYPE, PreconditionFailedError
+from ocr_service.aws.storage import (
+    JSON_CONTENT_TYPE,
+    PDF_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    PreconditionFailedError,
+)
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.engines.port import OcrEngine
 
 STORAGE_ERRORS = (ClientError, BotoCoreError, PreconditionFailedError)
 

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.data_classes import (
     S3EventBridgeNotificationEvent,
 )
 
-from .results import ObjectVersion
+from ocr_service.aws.results import ObjectVersion
 
 CREATED = "ObjectCreated:"
 BATCH_OPERATIONS_EVENT = "ObjectCreated:BatchOperations"  # not S3's own: names the route

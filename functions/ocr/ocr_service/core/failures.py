@@ -29,6 +29,8 @@ class Reason(enum.StrEnum):
     TOO_MANY_PIXELS = "too-many-pixels"
     TOO_MANY_PAGES = "too-many-pages"
     UNREADABLE_IMAGE = "unreadable-image"
+    ENCRYPTED_DOCUMENT = "encrypted-document"  # a PDF that opens only with a user password
+    TOO_MUCH_TEXT = "too-much-text"  # a PDF text layer over OCR_MAX_TEXT_CHARS
     UNKNOWN_LANGUAGE = "unknown-language"
     KEY_TOO_LONG = "key-too-long"
     OUTPUT_IS_INPUT = "output-is-input"

@@ -12,8 +12,8 @@ import re
 import struct
 from dataclasses import dataclass
 
-from .failures import OcrError, Reason
-from .formats import ImageFormat
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.core.formats import ImageFormat
 
 MIN_SIDE = 8  # pixels: anything smaller cannot hold a legible character
 _MAX_TIFF_PAGES_SCANNED = 10_000  # stops a looping IFD chain

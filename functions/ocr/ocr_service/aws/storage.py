@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from .failures import OcrError, Reason
+from ocr_service.core.failures import OcrError, Reason
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

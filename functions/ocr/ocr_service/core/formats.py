@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from .failures import OcrError, Reason
+from ocr_service.core.failures import OcrError, Reason
 
 
 class ImageFormat(enum.Enum):

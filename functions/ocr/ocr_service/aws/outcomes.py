@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 
 from aws_lambda_powertools import Logger
 
-from .failures import Reason
-from .telemetry import PipelineTelemetry, WorkDone
+from ocr_service.aws.telemetry import PipelineTelemetry, WorkDone
+from ocr_service.core.failures import Reason
 
 logger = Logger(child=True)
 

@@ -17,8 +17,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .config import PREPROCESSING_FILTERS, EngineSettings, Preprocessing
-from .engine import (
+from ocr_service.core.config import PREPROCESSING_FILTERS, EngineSettings, Preprocessing
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.core.formats import ImageFormat, identify
+from ocr_service.core.languages import AsposeLanguages
+from ocr_service.engines.licensing import LicenseError, fetch_license
+from ocr_service.engines.native import prepare_runtime_environment
+from ocr_service.engines.port import (
     NO_PREPROCESSING,
     PAGE_SEPARATOR,
     Line,
@@ -29,11 +34,6 @@ from .engine import (
     StartupTimings,
     warm_up,
 )
-from .failures import OcrError, Reason
-from .formats import ImageFormat, identify
-from .languages import AsposeLanguages
-from .licensing import LicenseError, fetch_license
-from .native import prepare_runtime_environment
 
 # The engine appends this to each page's text and to `warnings` when it runs unlicensed.
 TRIAL_WARNING = "Trial Licenses"

@@ -12,7 +12,7 @@ import ctypes
 import os
 from pathlib import Path
 
-from .engine import EngineSetupError
+from ocr_service.engines.port import EngineSetupError
 
 # Lambda puts every layer's lib/ on LD_LIBRARY_PATH; the layer ships OpenSSL 1.1 there.
 LAYER_LIB_DIR = Path("/opt/lib")

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
-from .config import Preprocessing
-from .failures import OcrError, Reason
-from .formats import ImageFormat
-from .languages import LanguageCatalog
+from ocr_service.core.config import Preprocessing
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.core.formats import ImageFormat
+from ocr_service.core.languages import LanguageCatalog
 
 PAGE_SEPARATOR = "\f"  # form feed: the plain-text convention for a page break
 

@@ -6,18 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .documents import pages_of, sidecar_document
-from .engine import PAGE_SEPARATOR
-from .failures import OcrError, Reason
-from .fanout import PageTask, Parts, TaskQueue, merge_pdfs, plan
-from .image_info import ImageInfo
-from .outcomes import Outcome, Skip, Skipped, Succeeded
-from .publishing import STORAGE_ERRORS, Publication, Publisher
-from .recognition import DocumentRecognizer
-from .results import ObjectVersion, Published, ResultKeys, result_keys
-from .storage import DownloadedObject, ObjectStore
-from .telemetry import PipelineTelemetry
-from .time_budget import Clock
+from ocr_service.aws.documents import pages_of, sidecar_document
+from ocr_service.aws.fanout import PageTask, Parts, TaskQueue, merge_pdfs, plan
+from ocr_service.aws.outcomes import Outcome, Skip, Skipped, Succeeded
+from ocr_service.aws.publishing import STORAGE_ERRORS, Publication, Publisher
+from ocr_service.aws.results import ObjectVersion, Published, ResultKeys, result_keys
+from ocr_service.aws.storage import DownloadedObject, ObjectStore
+from ocr_service.aws.telemetry import PipelineTelemetry
+from ocr_service.aws.time_budget import Clock
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.engines.port import PAGE_SEPARATOR
+from ocr_service.inputs.image_info import ImageInfo
+from ocr_service.recognition.recognizer import DocumentRecognizer
 
 Download = Callable[[str, str, str | None, Clock], DownloadedObject]
 

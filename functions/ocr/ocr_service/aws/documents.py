@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .engine import Line, OcrEngine, Recognition
-from .results import ObjectVersion
+from ocr_service.aws.results import ObjectVersion
+from ocr_service.engines.port import Line, OcrEngine, Recognition
 
 Page = dict[str, Any]
 """{"number", "text", "lines": [{"text", "box": {"x", "y", "width", "height"}, "confidence"}]}"""

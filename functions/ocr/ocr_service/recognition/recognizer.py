@@ -7,13 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .config import Limits, Preprocessing, Settings
-from .engine import NO_PREPROCESSING, OcrEngine, PageRange, Recognition
-from .failures import OcrError, Reason
-from .formats import identify
-from .image_info import ImageInfo, inspect_image
-from .languages import DEFAULT_LANGUAGE, LanguageChoice, LanguagePolicy, UnknownLanguageError
-from .normalize import normalize_bytes
+from ocr_service.core.config import Limits, Preprocessing, Settings
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.core.formats import identify
+from ocr_service.core.languages import (
+    DEFAULT_LANGUAGE,
+    LanguageChoice,
+    LanguagePolicy,
+    UnknownLanguageError,
+)
+from ocr_service.engines.port import NO_PREPROCESSING, OcrEngine, PageRange, Recognition
+from ocr_service.inputs.image_info import ImageInfo, inspect_image
+from ocr_service.inputs.normalize import normalize_bytes
 
 
 @dataclass(frozen=True)

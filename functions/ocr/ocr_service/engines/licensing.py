@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aws_lambda_powertools.utilities import parameters
 
-from .config import LicenseSource
+from ocr_service.core.config import LicenseSource
 
 
 class LicenseError(RuntimeError):

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .storage import ObjectStore, PreconditionFailedError
+from ocr_service.aws.storage import ObjectStore, PreconditionFailedError
 
 TEXT_SUFFIX = ".txt"
 ERROR_SUFFIX = ".error.json"

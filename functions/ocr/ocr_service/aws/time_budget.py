@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .engine import SpeedModel
-from .failures import OcrError, Reason
-from .formats import ImageFormat
-from .image_info import ImageInfo
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.core.formats import ImageFormat
+from ocr_service.engines.port import SpeedModel
+from ocr_service.inputs.image_info import ImageInfo
 
 # The engine's own speed model, doubled, and a fixed allowance for I/O.
 IO_ALLOWANCE_S = 5.0

@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .event_shapes import (
+from ocr_service.aws.event_shapes import (
     EventShape,
     TestMessage,
     UnsupportedEventError,
@@ -39,10 +39,10 @@ from .event_shapes import (
     refs_from_notification,
     shape_of,
 )
-from .fanout import PageTask
-from .outcomes import Failed, InvocationResult, RetryableRecordsError
-from .pipeline import OcrPipeline
-from .time_budget import Clock
+from ocr_service.aws.fanout import PageTask
+from ocr_service.aws.outcomes import Failed, InvocationResult, RetryableRecordsError
+from ocr_service.aws.pipeline import OcrPipeline
+from ocr_service.aws.time_budget import Clock
 
 logger = Logger(child=True)
 ResultCode = Literal["Succeeded", "TemporaryFailure", "PermanentFailure"]

@@ -21,11 +21,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .engine import PageRange
-from .event_shapes import PAGE_TASK_KEY, UnsupportedEventError
-from .failures import Reason
-from .results import ObjectVersion
-from .storage import JSON_CONTENT_TYPE, PDF_CONTENT_TYPE, ObjectStore, PreconditionFailedError
+from ocr_service.aws.event_shapes import PAGE_TASK_KEY, UnsupportedEventError
+from ocr_service.aws.results import ObjectVersion
+from ocr_service.aws.storage import (
+    JSON_CONTENT_TYPE,
+    PDF_CONTENT_TYPE,
+    ObjectStore,
+    PreconditionFailedError,
+)
+from ocr_service.core.failures import Reason
+from ocr_service.engines.port import PageRange
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -20,8 +20,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .config import EngineSettings, Preprocessing
-from .engine import (
+from ocr_service.core.config import EngineSettings, Preprocessing
+from ocr_service.core.formats import ImageFormat
+from ocr_service.core.languages import TESSERACT_KNOWN, TESSERACT_PACKAGE, TesseractLanguages
+from ocr_service.engines.port import (
     NO_PREPROCESSING,
     PAGE_SEPARATOR,
     EngineSetupError,
@@ -33,9 +35,7 @@ from .engine import (
     StartupTimings,
     warm_up,
 )
-from .formats import ImageFormat
-from .languages import TESSERACT_KNOWN, TESSERACT_PACKAGE, TesseractLanguages
-from .tesseract_pages import decode_pages, prepare_page
+from ocr_service.engines.tesseract_pages import decode_pages, prepare_page
 
 if TYPE_CHECKING:
     from PIL.Image import Image

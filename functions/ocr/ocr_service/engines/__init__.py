@@ -5,16 +5,16 @@ the other way round."""
 
 from __future__ import annotations
 
-from .config import EngineKind, EngineSettings
-from .engine import OcrEngine
+from ocr_service.core.config import EngineKind, EngineSettings
+from ocr_service.engines.port import OcrEngine
 
 
 def start_engine(settings: EngineSettings) -> OcrEngine:
     """Start, configure and warm up the engine of `settings.kind`."""
     if settings.kind is EngineKind.TESSERACT:
-        from .tesseract_engine import TesseractEngine  # noqa: PLC0415
+        from ocr_service.engines.tesseract import TesseractEngine  # noqa: PLC0415
 
         return TesseractEngine.start(settings)
-    from .aspose_engine import AsposeEngine  # noqa: PLC0415
+    from ocr_service.engines.aspose import AsposeEngine  # noqa: PLC0415
 
     return AsposeEngine.start(settings)

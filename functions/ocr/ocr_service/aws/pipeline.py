@@ -19,18 +19,18 @@ from collections.abc import Callable, Iterable
 
 from aws_lambda_powertools import Logger
 
-from .documents import pages_of, sidecar_document
-from .event_shapes import ObjectRef
-from .failures import OcrError, Reason
-from .fanout import PageTask
-from .outcomes import InvocationResult, Outcome, Skip, Skipped, Succeeded, report
-from .page_tasks import PageTaskRunner, Splitter
-from .publishing import STORAGE_ERRORS, Publication, Publisher
-from .recognition import DocumentRecognizer
-from .results import ObjectVersion, Published, ResultKeys, ResultWriter, result_keys
-from .storage import DownloadedObject, ObjectStore
-from .telemetry import NoTelemetry, PipelineTelemetry
-from .time_budget import Clock, RemainingMillis
+from ocr_service.aws.documents import pages_of, sidecar_document
+from ocr_service.aws.event_shapes import ObjectRef
+from ocr_service.aws.fanout import PageTask
+from ocr_service.aws.outcomes import InvocationResult, Outcome, Skip, Skipped, Succeeded, report
+from ocr_service.aws.page_tasks import PageTaskRunner, Splitter
+from ocr_service.aws.publishing import STORAGE_ERRORS, Publication, Publisher
+from ocr_service.aws.results import ObjectVersion, Published, ResultKeys, ResultWriter, result_keys
+from ocr_service.aws.storage import DownloadedObject, ObjectStore
+from ocr_service.aws.telemetry import NoTelemetry, PipelineTelemetry
+from ocr_service.aws.time_budget import Clock, RemainingMillis
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.recognition.recognizer import DocumentRecognizer
 
 logger = Logger(child=True)
 

@@ -17,7 +17,7 @@ from typing import Protocol
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from .failures import Reason
+from ocr_service.core.failures import Reason
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ import statistics
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .config import Preprocessing
-from .engine import PageRange
-from .failures import OcrError, Reason
-from .formats import ImageFormat
-from .normalize import normalize_image
+from ocr_service.core.config import Preprocessing
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.core.formats import ImageFormat
+from ocr_service.engines.port import PageRange
+from ocr_service.inputs.normalize import normalize_image
 
 if TYPE_CHECKING:
     from PIL.Image import Image

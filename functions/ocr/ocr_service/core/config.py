@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .languages import DEFAULT_LANGUAGE, parse_prefix_rules
+from ocr_service.core.languages import DEFAULT_LANGUAGE, parse_prefix_rules
 
 # Where the layers put the engines' data (layers/aspose-ocr/, layers/tesseract/).
 DEFAULT_RESOURCES_DIR = Path("/opt/ocr-models")
@@ -35,9 +35,18 @@ _LICENSE_VARIABLES = {
     "OCR_LICENSE_SECRET_ID": "secret",
     "OCR_LICENSE_PARAMETER": "parameter",
 }
-OUTPUT_KINDS = frozenset({"txt", "json", "pdf"})
+OUTPUT_KINDS = frozenset({"txt", "json", "pdf", "hocr", "alto"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+class PdfTextMode(enum.StrEnum):
+    """What to do with a PDF page's own text (OCR_PDF_TEXT, template parameter OcrPdfText)."""
+
+    AUTO = "auto"
+    """Read each page whose text layer is usable; recognize only the others."""
+    OCR = "ocr"
+    """Recognize every page, for PDFs whose text layer cannot be trusted."""
 
 
 class ConfigError(ValueError):
@@ -63,6 +72,8 @@ class Limits:
     max_pixels: int
     """Per page: the engine's memory grows with pixels, whatever the file size."""
     max_pages: int
+    max_text_chars: int = 20_000_000
+    """A PDF's text layer, in characters, over all its pages (OCR_MAX_TEXT_CHARS)."""
 
 
 DEFAULT_LIMITS = Limits(

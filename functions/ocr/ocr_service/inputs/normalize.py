@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .failures import OcrError, Reason
-from .formats import ImageFormat
+from ocr_service.core.failures import OcrError, Reason
+from ocr_service.core.formats import ImageFormat
 
 if TYPE_CHECKING:
     from PIL import Image
