@@ -28,7 +28,7 @@ sys.path.insert(0, str(FUNCTION_DIR))
 from ocr_service.core.config import Preprocessing, load_engine_settings  # noqa: E402
 from ocr_service.core.formats import identify  # noqa: E402
 from ocr_service.engines.aspose import TRIAL_WARNING, AsposeEngine  # noqa: E402
-from ocr_service.engines.port import MissingModelError  # noqa: E402
+from ocr_service.engines.port import MissingModelError, recognize_image  # noqa: E402
 from tools.samples import render_lines  # noqa: E402
 
 LINES = (
@@ -120,7 +120,7 @@ def main() -> int:
         for option_name, option in OPTIONS.items():
             started = time.perf_counter()
             try:
-                text = engine.recognize(data, identify(data), preprocessing=option).text
+                text = recognize_image(engine, data, identify(data), preprocessing=option).text
             except MissingModelError:
                 row[option_name] = float("nan")  # e.g. denoise: a model we cannot fetch here
                 continue

@@ -29,14 +29,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_DIR = REPO_ROOT / "functions" / "ocr"
 
 
-def downscale(width: int, height: int, max_side: int) -> float | None:
-    """The factor the pipeline applies (DocumentRecognizer._scale): long side to `max_side`."""
-    longest = max(width, height)
-    if not max_side or longest <= max_side:
-        return None
-    return max_side / longest
-
-
 def _start(task: Task) -> tuple[ModuleType, float]:
     """Lambda's Init: import app.py with the function's environment, on the task's cores
     and with its thread count."""
@@ -83,22 +75,30 @@ def _language(
         return {}, policy.choose("", {}).name, note
 
 
+def _scale(data: bytes, max_side: int) -> float | None:
+    """The factor the pipeline brings an image down by (inputs/pages.py): long side to
+    `max_side`; None for PDFs (rendered at their own resolution) and smaller images."""
+    from ocr_service.core.formats import identify  # noqa: PLC0415
+    from ocr_service.inputs.image_info import inspect_image  # noqa: PLC0415
+
+    info = inspect_image(data, identify(data))
+    longest = max(info.width, info.height)
+    if not max_side or not longest or longest <= max_side:
+        return None
+    return max_side / longest
+
+
 class Session:
     """One Init'ed function in this process, the task's image and a client of the local S3."""
 
     def __init__(self, task: Task, module: ModuleType) -> None:
         import boto3  # noqa: PLC0415
 
-        from ocr_service.core.formats import identify  # noqa: PLC0415
-        from ocr_service.inputs.image_info import inspect_image  # noqa: PLC0415
-
         self.task, self.module = task, module
         self.engine: OcrEngine = module.engine
         self.settings: Settings = module.settings
         self.data = Path(task.image).read_bytes()
-        self.image_format = identify(self.data)
-        info = inspect_image(self.data, self.image_format)
-        self.scale = downscale(info.width, info.height, self.settings.max_image_side)
+        self.scale = _scale(self.data, self.settings.max_image_side)
         self.metadata, self.language, self.language_note = _language(
             self.engine, self.settings, task.language
         )
@@ -137,16 +137,15 @@ class Session:
         )
 
     def bare(self) -> tuple[Call, str]:
-        """The engine alone, with the handler's scale, language and preprocessing."""
+        """Without S3: the handler's recognizer (decoding, planning, the engine), as
+        configured, on the same bytes."""
+        from ocr_service.recognition.recognizer import DocumentRecognizer  # noqa: PLC0415
+
+        recognizer = DocumentRecognizer.configured(self.engine, self.settings)
         with Timer() as timer:
-            recognition = self.engine.recognize(
-                self.data,
-                self.image_format,
-                self.scale,
-                self.language,
-                preprocessing=self.settings.preprocessing,
-            )
-        return Call(timer.wall_s, timer.cpu_s, recognition.page_count), recognition.text
+            examined = recognizer.examine(self.data)
+            document = recognizer.recognize(examined, self.language, recognizer.plan(examined))
+        return Call(timer.wall_s, timer.cpu_s, document.page_count), document.text
 
     def last_handler_text(self) -> str:
         output = self.s3.get_object(Bucket=self.task.output_bucket, Key=self.keys[-1] + ".txt")

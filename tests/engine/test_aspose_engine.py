@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -11,10 +12,11 @@ import pytest
 
 from ocr_service.core.config import PREPROCESSING_FILTERS, Preprocessing
 from ocr_service.core.failures import OcrError
-from ocr_service.core.formats import ImageFormat, identify
-from ocr_service.engines.aspose import TRIAL_WARNING, AsposeEngine
-from ocr_service.engines.port import PAGE_SEPARATOR, MissingModelError
+from ocr_service.document.model import PAGE_SEPARATOR
+from ocr_service.engines.aspose import AsposeEngine
+from ocr_service.engines.port import MissingModelError
 from tests.support.deployment import REPO, openssl_dir
+from tests.support.reading import read_document
 from tests.support.samples import DEMO_WORDS, render_pages
 from tools.samples import DEMO_LINES, render_lines
 
@@ -27,7 +29,7 @@ def engine(real_engine: AsposeEngine) -> AsposeEngine:
 
 
 def recognize(engine: AsposeEngine, data: bytes) -> str:
-    return engine.recognize(data, identify(data)).text
+    return read_document(engine, data).text
 
 
 def test_start_up_is_timed_and_reports_trial_mode(engine: AsposeEngine) -> None:
@@ -39,13 +41,25 @@ def test_start_up_is_timed_and_reports_trial_mode(engine: AsposeEngine) -> None:
 
 def test_png_text_and_trial_banner(engine: AsposeEngine) -> None:
     data = render_lines()
-    recognition = engine.recognize(data, identify(data))
+    document = read_document(engine, data)
     for word in DEMO_WORDS:
-        assert word in recognition.text
-    assert recognition.text.startswith(DEMO_LINES[0])
-    assert TRIAL_WARNING in recognition.text  # the engine's banner: trial mode is visible
-    assert recognition.trial_limited is True
-    assert recognition.page_count == 1
+        assert word in document.text
+    assert document.text.startswith(DEMO_LINES[0])
+    assert document.trial_limited is True
+    assert document.page_count == 1
+
+
+def test_trial_mode_keeps_only_the_words_of_the_text_it_returns(engine: AsposeEngine) -> None:
+    """Without a license the engine cuts each page's text but still reports every line: the
+    model keeps only the words of the cut text (the cut is the license's, not ours to undo)."""
+    # About 490 characters, more than the trial's 300 (lines the engine reads without a slip).
+    lines = (DEMO_LINES[0], DEMO_LINES[3], DEMO_LINES[4]) * 5
+    document = read_document(engine, render_lines(lines))
+    everything = " ".join(lines).split()
+    kept = document.text.split()
+    assert 10 <= len(kept) < len(everything)
+    assert kept == everything[: len(kept)]
+    assert len(" ".join(kept)) <= 300
 
 
 @pytest.mark.parametrize(("pil_format", "mode"), [("JPEG", "L"), ("BMP", "RGB"), ("GIF", "L")])
@@ -60,19 +74,19 @@ def test_every_page_in_order_separated_by_form_feeds(
     engine: AsposeEngine, document_format: str
 ) -> None:
     data = render_pages([DEMO_LINES, SECOND_PAGE], image_format=document_format)
-    recognition = engine.recognize(data, identify(data))
-    assert recognition.page_count == 2
-    first, second = recognition.text.split(PAGE_SEPARATOR)
+    document = read_document(engine, data)
+    assert document.page_count == 2
+    first, second = document.text.split(PAGE_SEPARATOR)
     assert "Invoice" in first and "Second" not in first
     assert "Second page" in second and "Invoice" not in second
 
 
 def test_corrupt_image_is_refused_and_the_engine_keeps_working(engine: AsposeEngine) -> None:
-    corrupt = b"\x89PNG\r\n\x1a\n" + os.urandom(2048)
+    corrupt = bytearray(render_lines())
+    corrupt[80:400] = os.urandom(320)  # headers intact, pixel data garbage
     with pytest.raises(OcrError) as raised:
-        engine.recognize(corrupt, ImageFormat.PNG)
+        read_document(engine, bytes(corrupt))
     assert raised.value.reason == "unreadable-image"
-    assert "could not read this PNG" in str(raised.value)
     assert "Invoice" in recognize(engine, render_lines())
 
 
@@ -127,30 +141,36 @@ def test_missing_openssl_is_a_clear_error_not_an_abort(tmp_path: Path) -> None:
 def test_cyrillic_without_its_model_is_a_clear_offline_error(engine: AsposeEngine) -> None:
     data = render_lines(("Привет, мир", "Съешь же ещё этих мягких", "французских булок"))
     with pytest.raises(MissingModelError) as raised:
-        engine.recognize(data, identify(data), language="RUS")
+        read_document(engine, data, "RUS")
     assert raised.value.model.startswith("aspose-ocr-cyrillic")
     assert "OCR_MODELS=" in str(raised.value)
     assert "RUS" in engine.languages.known and "LATIN" in engine.languages.known
     assert "Invoice" in recognize(engine, render_lines())  # the engine keeps working
 
 
-def test_lines_with_boxes_and_a_searchable_pdf(engine: AsposeEngine) -> None:
-    data = render_lines()
-    recognition = engine.recognize(data, identify(data))
-    (first_page,) = recognition.lines
-    first = first_page[0]
+def test_lines_with_boxes_and_words_measured_from_their_pixels(engine: AsposeEngine) -> None:
+    document = read_document(engine, render_lines())
+    (page,) = document.pages
+    first = next(page.lines())
     assert first.text.startswith("Invoice number 4821")
-    assert 0 <= first.x < 200 and 0 <= first.y < 200 and first.width > 200 and first.height > 10
-    pdf = engine.searchable_pdf(recognition)
-    assert pdf.startswith(b"%PDF") and b"%%EOF" in pdf[-64:]
+    assert 0 <= first.box.left < 200 and first.box.width > 200 and first.box.height > 10
+    words = first.words
+    assert [word.text for word in words][:3] == ["Invoice", "number", "4821"]
+    # Aspose gives no word boxes: each is measured from the line's ink, left to right,
+    # inside the line, never overlapping.
+    for left, right in itertools.pairwise(words):
+        assert left.box.right <= right.box.left
+    assert all(first.box.left <= w.box.left < w.box.right <= first.box.right for w in words)
+    assert words[0].box.width < first.box.width / 2
+    assert all(word.confidence is None for word in words)  # the engine gives none per word
 
 
 def test_every_preprocessing_option_is_one_the_engine_has(engine: AsposeEngine) -> None:
     offline = tuple(name for name in PREPROCESSING_FILTERS if name != "denoise")
     everything = Preprocessing(filters=offline, upscale_small_font=True, auto_invert=False)
     data = render_lines()
-    recognition = engine.recognize(data, identify(data), scale=0.9, preprocessing=everything)
-    assert recognition.page_count == 1  # each filter exists and the chain runs
+    document = read_document(engine, data, preprocessing=everything, max_image_side=800)
+    assert document.page_count == 1  # each filter exists and the chain runs
     # Denoising needs a model, like the non-Latin languages: a clear error names it.
     with pytest.raises(MissingModelError, match=r"aspose-ocr-advanced-preprocessing-v1\.ocr"):
-        engine.recognize(data, identify(data), preprocessing=Preprocessing(filters=("denoise",)))
+        read_document(engine, data, preprocessing=Preprocessing(filters=("denoise",)))

@@ -42,7 +42,8 @@ def read(engine: OcrEngine, data: bytes) -> list[str]:
         engine, DEFAULT_LIMITS, preprocessing=Preprocessing(filters=DEFAULT_PREPROCESSING)
     )
     examined = recognizer.examine(data)
-    text = recognizer.recognize(examined, engine.languages.resolve("en")).text
+    plan = recognizer.plan(examined)
+    text = recognizer.recognize(examined, engine.languages.resolve("en"), plan).text
     return text.split()
 
 

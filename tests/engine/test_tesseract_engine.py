@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import difflib
 import io
-import json
 import os
 
-import pypdfium2
 import pytest
 from PIL import Image
 
 from bench.images import phone_photo
-from ocr_service.aws.documents import pages_of, sidecar_document
-from ocr_service.aws.results import ObjectVersion
 from ocr_service.core.config import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_IMAGE_SIDE,
@@ -21,11 +17,11 @@ from ocr_service.core.config import (
     Preprocessing,
     load_engine_settings,
 )
-from ocr_service.core.formats import identify
-from ocr_service.engines.port import PAGE_SEPARATOR, EngineSetupError, MissingModelError
+from ocr_service.document.model import PAGE_SEPARATOR, Box
+from ocr_service.engines.port import EngineSetupError, MissingModelError
 from ocr_service.engines.tesseract import TesseractEngine, worker_count
 from ocr_service.recognition.recognizer import DocumentRecognizer
-from tests.support.deployment import tessdata_dir
+from tests.support.reading import read_document
 from tests.support.samples import render_pages
 from tools.samples import DEMO_LINES, render_lines
 
@@ -40,7 +36,7 @@ def words(lines: tuple[str, ...]) -> list[str]:
 
 
 def read(engine: TesseractEngine, data: bytes, language: str = "en") -> str:
-    return engine.recognize(data, identify(data), language=engine.languages.resolve(language)).text
+    return read_document(engine, data, language).text
 
 
 def test_starts_with_its_version_and_no_trial_mode(tesseract_engine: TesseractEngine) -> None:
@@ -54,10 +50,10 @@ def test_starts_with_its_version_and_no_trial_mode(tesseract_engine: TesseractEn
 
 
 def test_latin_page_is_read_exactly(tesseract_engine: TesseractEngine) -> None:
-    recognition = tesseract_engine.recognize(render_lines(), identify(render_lines()))
-    assert recognition.text.split() == words(DEMO_LINES)  # every line: nothing is cut
-    assert recognition.trial_limited is False
-    assert recognition.page_count == 1
+    document = read_document(tesseract_engine, render_lines())
+    assert document.text.split() == words(DEMO_LINES)  # every line: nothing is cut
+    assert document.trial_limited is False
+    assert document.page_count == 1
 
 
 def test_a_single_cyrillic_line_is_read_exactly(tesseract_engine: TesseractEngine) -> None:
@@ -94,38 +90,48 @@ def test_every_page_in_order_separated_by_form_feeds(
     pages = (DEMO_LINES, SECOND_PAGE, THIRD_PAGE)
     # A PDF page as a 300-dpi scan would be: 32-pixel text is an 8-point font.
     data = render_pages(pages, image_format=document_format, dpi=300)
-    recognition = tesseract_engine.recognize(data, identify(data))
-    assert recognition.page_count == 3
-    texts = recognition.text.split(PAGE_SEPARATOR)
+    document = read_document(tesseract_engine, data)
+    assert document.page_count == 3
+    texts = document.text.split(PAGE_SEPARATOR)
     assert [text.split() for text in texts] == [words(page) for page in pages]
-    assert len(recognition.lines) == 3
-    assert [line.text for line in recognition.lines[1]] == list(SECOND_PAGE)
-
-
-def test_pdf_pages_are_rendered_within_the_pixel_limit() -> None:
-    settings = load_engine_settings(
-        {
-            "OCR_ENGINE": "tesseract",
-            "OCR_TESSDATA_DIR": tessdata_dir(),
-            "OCR_MAX_PIXELS": "2000000",
-            "OCR_WARM_UP": "false",
-            "OCR_OUTPUTS": "pdf",
-        }
-    )
-    engine = TesseractEngine.start(settings)
-    data = render_pages((DEMO_LINES,), image_format="PDF")
-    recognition = engine.recognize(data, identify(data))
-    _, images = recognition.native
-    assert images[0].width * images[0].height <= 2_000_000
-    assert "Invoice" in recognition.text
+    assert [line.text for line in document.pages[1].lines()] == list(SECOND_PAGE)
 
 
 @pytest.mark.parametrize("degrees", [90, 180, 270])
 def test_turned_pages_read_as_upright_ones(tesseract_engine: TesseractEngine, degrees: int) -> None:
-    page = Image.open(io.BytesIO(render_lines())).rotate(degrees, expand=True)
+    turned = Image.open(io.BytesIO(render_lines())).rotate(degrees, expand=True)
     buffer = io.BytesIO()
-    page.save(buffer, "PNG")
-    assert read(tesseract_engine, buffer.getvalue()).split() == words(DEMO_LINES)
+    turned.save(buffer, "PNG")
+    document = read_document(tesseract_engine, buffer.getvalue())
+    assert document.text.split() == words(DEMO_LINES)
+    (page,) = document.pages
+    assert page.rotation == (360 - degrees) % 360
+    # Each word's box, laid back on the turned input, is where the turned page shows it.
+    upright = read_document(tesseract_engine, render_lines()).pages[0]
+    for turned_word, upright_word in zip(page.words(), upright.words(), strict=True):
+        expected = _turned_box(upright_word.box, degrees, page.width, page.height)
+        assert _close(page.input_box(turned_word.box), expected, 4), turned_word.text
+
+
+def _turned_box(box: Box, degrees: int, width: float, height: float) -> Box:
+    """Where a box of the upright page lands once the page is turned `degrees`
+    counter-clockwise (width x height: the turned page's size)."""
+    if degrees == 90:
+        return Box(box.top, height - box.right, box.bottom, height - box.left)
+    if degrees == 180:
+        return Box(width - box.right, height - box.bottom, width - box.left, height - box.top)
+    return Box(width - box.bottom, box.left, width - box.top, box.right)
+
+
+def _close(found: Box, expected: Box, pixels: float) -> bool:
+    return all(
+        abs(a - b) <= pixels
+        for a, b in zip(
+            (found.left, found.top, found.right, found.bottom),
+            (expected.left, expected.top, expected.right, expected.bottom),
+            strict=True,
+        )
+    )
 
 
 def test_small_skew_is_straightened_by_the_deskew_default(
@@ -135,8 +141,8 @@ def test_small_skew_is_straightened_by_the_deskew_default(
     buffer = io.BytesIO()
     page.save(buffer, "PNG")
     data = buffer.getvalue()
-    deskewed = tesseract_engine.recognize(
-        data, identify(data), preprocessing=Preprocessing(filters=("deskew",))
+    deskewed = read_document(
+        tesseract_engine, data, preprocessing=Preprocessing(filters=("deskew",))
     )
     assert deskewed.text.split() == words(DEMO_LINES)
 
@@ -153,7 +159,8 @@ def test_a_photographed_page_on_a_desk_is_not_turned_by_the_deskew_default(
         max_image_side=DEFAULT_MAX_IMAGE_SIDE,
         preprocessing=Preprocessing(filters=DEFAULT_PREPROCESSING),
     )
-    text = recognizer.recognize(recognizer.examine(photo.data), "eng").text
+    examined = recognizer.examine(photo.data)
+    text = recognizer.recognize(examined, "eng", recognizer.plan(examined)).text
     truth = photo.pages[0].split()
     matcher = difflib.SequenceMatcher(a=truth, b=text.split(), autojunk=False)
     matched = sum(block.size for block in matcher.get_matching_blocks())
@@ -165,44 +172,42 @@ def test_a_language_without_data_is_model_missing_naming_package_and_variable(
 ) -> None:
     greek = tesseract_engine.languages.resolve("el")
     with pytest.raises(MissingModelError) as raised:
-        tesseract_engine.recognize(render_lines(), identify(render_lines()), language=greek)
+        read_document(tesseract_engine, render_lines(), greek)
     message = str(raised.value)
     assert "tesseract-ocr-ell" in message
     assert "TESSERACT_LANGUAGES=" in message and "ell" in message
 
 
-def test_lines_boxes_confidence_and_the_sidecar(tesseract_engine: TesseractEngine) -> None:
-    data = render_lines()
-    recognition = tesseract_engine.recognize(data, identify(data))
-    lines = recognition.lines[0]
-    assert [line.text for line in lines] == list(DEMO_LINES)
-    first = lines[0]
-    assert 20 <= first.x <= 40 and 20 <= first.y <= 50  # where render_lines draws it
-    assert 0.8 <= first.confidence <= 1.0
-    source = ObjectVersion("bucket", "a.png", "etag", None)
-    document = json.loads(
-        json.dumps(sidecar_document(source, pages_of(recognition), "eng", tesseract_engine, False))
-    )
-    assert document["ocr_engine"] == "tesseract"
-    assert document["engine_version"] == tesseract_engine.version
-    assert document["trial_limited"] is False
-    assert document["pages"][0]["lines"][0]["text"] == DEMO_LINES[0]
-    assert set(document["pages"][0]["lines"][0]["box"]) == {"x", "y", "width", "height"}
-
-
-def test_the_searchable_pdf_has_every_page_and_its_text(
+def test_words_with_boxes_and_confidences_in_lines_and_blocks(
     tesseract_engine: TesseractEngine,
 ) -> None:
-    data = render_pages((DEMO_LINES, SECOND_PAGE), image_format="TIFF")
-    pdf_bytes = tesseract_engine.searchable_pdf(tesseract_engine.recognize(data, identify(data)))
-    document = pypdfium2.PdfDocument(pdf_bytes)
-    try:
-        assert len(document) == 2
-        texts = [document[index].get_textpage().get_text_range() for index in range(2)]
-    finally:
-        document.close()
-    assert texts[0].split() == words(DEMO_LINES)
-    assert texts[1].split() == words(SECOND_PAGE)
+    document = read_document(tesseract_engine, render_lines())
+    (page,) = document.pages
+    assert [line.text for line in page.lines()] == list(DEMO_LINES)
+    assert [word.text for word in page.words()] == words(DEMO_LINES)
+    first = next(page.words())
+    # render_lines draws the first line at (30, 30) in a 32-pixel font.
+    assert 25 <= first.box.left <= 35 and 28 <= first.box.top <= 45
+    assert first.box.width > 50 and 15 <= first.box.height <= 40
+    assert all(0.8 <= (word.confidence or 0) <= 1.0 for word in page.words())
+    lefts = [word.box.left for word in next(page.lines()).words]
+    assert lefts == sorted(lefts)  # left to right, each with its own box
+    assert (page.width, page.height) == (900, 60 + 60 * len(DEMO_LINES))
+
+
+def test_boxes_of_a_scaled_image_are_on_the_input(tesseract_engine: TesseractEngine) -> None:
+    data = render_lines()
+    full = read_document(tesseract_engine, data).pages[0]
+    halved = read_document(tesseract_engine, data, max_image_side=450).pages[0]
+    assert halved.to_input.a == pytest.approx(2.0)
+    for small, large in zip(halved.words(), full.words(), strict=True):
+        mapped = halved.input_box(small.box)
+        # Tesseract's boxes at half the size are coarser (a word may get its line's height):
+        # the sides and the centre line must still land on the full-size word.
+        assert abs(mapped.left - large.box.left) <= 8, small.text  # 4 pixels at half size
+        assert abs(mapped.right - large.box.right) <= 8, small.text
+        centre = (mapped.top + mapped.bottom) / 2
+        assert abs(centre - (large.box.top + large.box.bottom) / 2) <= 8, small.text
 
 
 def test_missing_language_data_fails_the_start_clearly() -> None:

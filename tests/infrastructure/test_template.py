@@ -574,9 +574,9 @@ def test_runtime_architecture_handler_and_layer() -> None:
 def test_tracing_metrics_namespace_and_failure_alarm() -> None:
     assert TEMPLATE["Globals"]["Function"]["Tracing"] == "Active"
     variables = FUNCTION["Environment"]["Variables"]
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "AsposeOcr"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "OcrPipeline"
     alarm = RESOURCES["FailedObjectsAlarm"]["Properties"]
-    assert (alarm["Namespace"], alarm["MetricName"]) == ("AsposeOcr", "ObjectsFailed")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("OcrPipeline", "ObjectsFailed")
     assert alarm["Dimensions"] == [
         {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
     ]

@@ -3,6 +3,7 @@ newer upload, permanent and transient failures of one range (moto S3, the fake e
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Sequence
@@ -10,9 +11,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from pypdf import PdfReader
 
 from ocr_service.aws.event_shapes import PAGE_TASK_KEY
-from ocr_service.aws.fanout import PARTS_PREFIX, PageTask, Parts, merge_pdfs, plan
+from ocr_service.aws.fanout import PARTS_PREFIX, PageTask, Parts, split_pages
 from ocr_service.aws.outcomes import Failed, Skipped, Succeeded
 from ocr_service.aws.page_tasks import Splitter
 from ocr_service.aws.pipeline import OcrPipeline
@@ -21,7 +23,6 @@ from ocr_service.aws.storage import S3ObjectStore
 from ocr_service.aws.time_budget import Clock
 from ocr_service.core.config import DEFAULT_LIMITS
 from ocr_service.core.failures import OcrError, Reason
-from ocr_service.engines.port import PageRange
 from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.support.uploads import event_of, output_keys, text_of, upload
@@ -59,25 +60,28 @@ def test_a_long_document_is_split_and_assembled_once_in_page_order(
     s3: Any, fake_engine: FakeEngine, document_format: str
 ) -> None:
     queue = ListQueue()
-    pipeline = make(s3, fake_engine, queue, "json")
+    pipeline = make(s3, fake_engine, queue, "json", "pdf")
     refs = event_of(upload(s3, "long/report.doc", render_document(30, document_format)))
 
     split = pipeline.process_refs(refs, CLOCK)
 
     assert [s.reason for s in split.skipped] == ["split-into-page-tasks"]
-    assert fake_engine.calls == []  # the splitting record reads headers only
+    assert fake_engine.calls == []  # the splitting record recognizes nothing
     tasks = queue.tasks()
-    assert [t.pages for t in tasks] == plan(30, 10)
+    assert [t.pages for t in tasks] == split_pages(range(1, 31), 10)
     outcomes = [pipeline.process_task(task, CLOCK) for task in reversed(tasks)]
     assert [type(o) for o in outcomes] == [Skipped, Skipped, Succeeded]  # exactly one assembly
-    assert sorted(r for r in fake_engine.page_ranges if r) == plan(30, 10)
+    assert sorted(fake_engine.page_sets) == split_pages(range(1, 31), 10)
     pages = text_of(s3, "long/report.doc.txt").split("\f")
     assert [p.split(" of ")[0] for p in pages] == [f"page {n}" for n in range(1, 31)]
     head = s3.head_object(Bucket=OUTPUT_BUCKET, Key="long/report.doc.txt")
     assert head["Metadata"]["page-count"] == "30"
     sidecar = json.loads(text_of(s3, "long/report.doc.json"))
     assert [p["number"] for p in sidecar["pages"]] == list(range(1, 31))
-    assert output_keys(s3) == ["long/report.doc.json", "long/report.doc.txt"]  # no parts left
+    pdf = s3.get_object(Bucket=OUTPUT_BUCKET, Key="long/report.doc.pdf")["Body"].read()
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 30  # rendered once, from the whole model
+    # no parts left
+    assert output_keys(s3) == ["long/report.doc.json", "long/report.doc.pdf", "long/report.doc.txt"]
 
 
 def test_a_task_delivered_twice_changes_nothing(s3: Any, fake_engine: FakeEngine) -> None:
@@ -165,8 +169,8 @@ def test_a_page_range_that_fails_permanently_fails_the_document_once(
     pipeline = make(s3, fake_engine, queue)
     pipeline.process_refs(event_of(upload(s3, "doc.pdf", render_document(30, "PDF"))), CLOCK)
 
-    def refuse_the_middle(_: bytes) -> None:
-        if fake_engine.page_ranges[-1] == PageRange(11, 20):
+    def refuse_the_middle(_: str) -> None:
+        if fake_engine.page_sets[-1] == tuple(range(11, 21)):
             raise OcrError(Reason.UNREADABLE_IMAGE, "page 14 is garbage")
 
     fake_engine.during_recognition = refuse_the_middle
@@ -177,7 +181,7 @@ def test_a_page_range_that_fails_permanently_fails_the_document_once(
     record = json.loads(text_of(s3, "doc.pdf.error.json"))
     assert record["reason"] == "unreadable-image"
     assert "pages 11-20" in record["message"] and "page 14 is garbage" in record["message"]
-    assert [(p["first_page"], p["last_page"]) for p in record["failed_pages"]] == [(11, 20)]
+    assert [p["pages"] for p in record["failed_pages"]] == ["11-20"]
 
 
 def test_a_transient_failure_retries_only_its_range(s3: Any, fake_engine: FakeEngine) -> None:
@@ -192,22 +196,6 @@ def test_a_transient_failure_retries_only_its_range(s3: Any, fake_engine: FakeEn
     assert isinstance(pipeline.process_task(last, CLOCK), Skipped)  # waits for the first
     assert isinstance(pipeline.process_task(first, CLOCK), Succeeded)
     assert len(text_of(s3, "doc.tif.txt").split("\f")) == 20
-
-
-def test_searchable_pdf_parts_are_merged_in_page_order(s3: Any, fake_engine: FakeEngine) -> None:
-    import io
-
-    from pypdf import PdfReader, PdfWriter
-
-    def one_page_pdf(width: int) -> bytes:
-        writer = PdfWriter()
-        writer.add_blank_page(width=width, height=100)
-        buffer = io.BytesIO()
-        writer.write(buffer)
-        return buffer.getvalue()
-
-    merged = PdfReader(io.BytesIO(merge_pdfs([one_page_pdf(101), one_page_pdf(202)])))
-    assert [round(float(page.mediabox.width)) for page in merged.pages] == [101, 202]
 
 
 def test_short_documents_and_images_are_not_split(s3: Any, fake_engine: FakeEngine) -> None:

@@ -88,7 +88,7 @@ def test_s3_vanishing_mid_run_is_retried_and_the_rerun_completes(
 ) -> None:
     event = seed(endpoint.url)
 
-    def vanish_during_the_second_object(_: bytes) -> None:
+    def vanish_during_the_second_object(_: str) -> None:
         if len(fake_engine.calls) == 2:
             endpoint.stop()
 

@@ -25,7 +25,6 @@ import pytest
 from ocr_service.aws.fanout import PARTS_PREFIX, PageTask
 from ocr_service.aws.results import ObjectVersion
 from ocr_service.core.formats import ImageFormat
-from ocr_service.engines.port import PageRange
 from tests.support.deployment import REPO
 from tools.events import s3_test_message, sqs_event
 from tools.fake_engine import fake_document_text, fake_text
@@ -93,7 +92,7 @@ def test_batch_item_failures_are_read_as_lambda_reads_them() -> None:
 
 
 def test_messages_are_described_for_the_console() -> None:
-    task = PageTask(ObjectVersion("b", "d/x.tif", "e", None), PageRange(11, 20), 30, 10)
+    task = PageTask(ObjectVersion("b", "d/x.tif", "e", None), tuple(range(11, 21)), 1, 3, 30)
 
     assert describe_body(s3_test_message("ocr-input"))[0] == "test-event"
     assert describe_body(task.body()) == ("page-task", "d/x.tif p11-20")
@@ -324,8 +323,8 @@ def assert_assembled_once(
 
 def page_task(key: str, etag: str, first: int) -> str:
     source = ObjectVersion(settings.INPUT_BUCKET, key, etag, None)
-    pages = PageRange(first, first + PAGES_PER_TASK - 1)
-    return PageTask(source, pages, 30, PAGES_PER_TASK).body()
+    pages = tuple(range(first, first + PAGES_PER_TASK))
+    return PageTask(source, pages, first // PAGES_PER_TASK, 30 // PAGES_PER_TASK, 30).body()
 
 
 def test_long_documents_fan_out_and_are_assembled_once_even_with_duplicate_tasks(

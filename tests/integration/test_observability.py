@@ -37,6 +37,7 @@ METRICS_EMITTED = (
         "CharactersRecognized",
         "InputBytes",
         "PagesRecognized",
+        "TextLayerPages",
         "TrialMode",
         "ColdStart",
     },
@@ -75,7 +76,7 @@ class Part:
 
 def metric_names(document: Line) -> set[str]:
     (directive,) = document["_aws"]["CloudWatchMetrics"]
-    assert directive["Namespace"] == "AsposeOcr"
+    assert directive["Namespace"] == "OcrPipeline"
     return {metric["Name"] for metric in directive["Metrics"]}
 
 
@@ -159,7 +160,7 @@ def test_every_invocation_emits_metrics_of_what_it_did_and_only_that(parts: list
         metrics = invocation.metrics()
         assert emitted <= set(metrics), emitted - set(metrics)
         assert not absent & set(metrics), absent & set(metrics)
-        assert all(document["service"] == "aspose-ocr" for document in invocation.emf)
+        assert all(document["service"] == "ocr-pipeline" for document in invocation.emf)
         counts = Counter(expected.values())
         for name, outcome in (
             ("ObjectsSucceeded", "succeeded"),

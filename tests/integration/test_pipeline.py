@@ -29,7 +29,7 @@ from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET, PARENT_LOGGER,
 from tests.support.samples import CORRUPT_PNG, PNG, render_pages
 from tests.support.uploads import event_of, output_keys, upload
 from tools.events import SAMPLE_EVENTS, Upload, s3_put_event
-from tools.fake_engine import FakeEngine, fake_text
+from tools.fake_engine import FakeEngine, fake_text, seen
 from tools.samples import render_lines
 
 
@@ -64,6 +64,8 @@ def test_writes_utf8_text_with_source_metadata(s3: Any, fake_engine: FakeEngine)
         "engine-licensed": "false",
         "page-count": "1",
         "ocr-language": "LATIN",
+        "text-layer-pages": "0",
+        "ocr-pages": "1",
     }
 
 
@@ -172,7 +174,7 @@ def test_bad_records_get_failure_records_and_spare_the_others(
     assert {f.key: f.reason for f in result.failed} == expected
     assert not any(f.retryable for f in result.failed)
     # Only inputs that passed every check reached the engine.
-    assert fake_engine.calls == [CORRUPT_PNG, PNG]
+    assert fake_engine.calls == seen(CORRUPT_PNG, PNG)
     assert output_keys(s3) == sorted(["good.png.txt", *(key + ".error.json" for key in expected)])
     assert "OCR_MAX_PIXELS" in read_json(s3, "bomb.png.error.json")["message"]
 
@@ -237,7 +239,7 @@ def test_reads_the_version_that_triggered_the_event(s3: Any, fake_engine: FakeEn
 
     # The object moved on after this version: the newer upload's own event owns the result.
     assert [(s.version_id, s.reason) for s in result.skipped] == [(first.version_id, "superseded")]
-    assert fake_engine.calls == [PNG]  # the triggering version was read, not the latest
+    assert fake_engine.calls == seen(PNG)  # the triggering version was read, not the latest
     assert output_keys(s3) == []
 
 
@@ -313,7 +315,7 @@ def test_redelivery_of_the_same_version_does_no_work(s3: Any, fake_engine: FakeE
         ("a.png", "duplicate"),
         ("bad.png", "duplicate"),
     ]
-    assert fake_engine.calls == [PNG]
+    assert fake_engine.calls == seen(PNG)
     assert output_keys(s3) == ["a.png.txt", "bad.png.error.json"]
 
 
@@ -518,9 +520,9 @@ def test_webp_is_converted_to_png_for_the_engine(s3: Any, fake_engine: FakeEngin
     )
 
     assert [s.key for s in result.succeeded] == ["photo.webp"]
-    (converted,) = fake_engine.calls
-    assert converted.startswith(b"\x89PNG")
-    assert Image.open(io.BytesIO(converted)).size == Image.open(io.BytesIO(PNG)).size
+    width, height = Image.open(io.BytesIO(PNG)).size
+    assert fake_engine.calls == seen(webp.getvalue(), image_format=ImageFormat.WEBP)
+    assert fake_engine.calls[0].startswith(f"{width}x{height} RGB pixels")
 
 
 def with_outputs(s3: Any, engine: FakeEngine, *outputs: str) -> OcrPipeline:
@@ -532,51 +534,53 @@ def with_outputs(s3: Any, engine: FakeEngine, *outputs: str) -> OcrPipeline:
     )
 
 
-def test_optional_json_sidecar_and_searchable_pdf(s3: Any, fake_engine: FakeEngine) -> None:
+def test_every_optional_output_from_the_one_document(s3: Any, fake_engine: FakeEngine) -> None:
     uploaded = upload(s3, "a/scan.png", PNG)
 
-    result = with_outputs(s3, fake_engine, "json", "pdf").process_refs(event_of(uploaded))
+    pipeline = with_outputs(s3, fake_engine, "json", "pdf", "hocr", "alto")
+    result = pipeline.process_refs(event_of(uploaded))
 
     assert [s.key for s in result.succeeded] == ["a/scan.png"]
-    assert output_keys(s3) == ["a/scan.png.json", "a/scan.png.pdf", "a/scan.png.txt"]
+    assert output_keys(s3) == [
+        "a/scan.png.alto.xml",
+        "a/scan.png.hocr",
+        "a/scan.png.json",
+        "a/scan.png.pdf",
+        "a/scan.png.txt",
+    ]
     sidecar = read_json(s3, "a/scan.png.json")
     text = fake_text(PNG, ImageFormat.PNG)
-    assert sidecar == {
-        "source": {
-            "bucket": INPUT_BUCKET,
-            "key": "a/scan.png",
-            "etag": uploaded.etag,
-            "version_id": None,
-        },
-        "ocr_engine": "fake",
-        "engine_version": "0.0-fake",
-        "language": "LATIN",
-        "trial_limited": True,
-        "pages": [
-            {
-                "number": 1,
-                "text": text,
-                "lines": [
-                    {
-                        "text": text,
-                        "box": {"x": 10, "y": 20, "width": 300, "height": 24},
-                        "confidence": 0.5,
-                    }
-                ],
-            }
-        ],
+    assert sidecar["source"] == {
+        "bucket": INPUT_BUCKET,
+        "key": "a/scan.png",
+        "etag": uploaded.etag,
+        "version_id": None,
     }
+    assert (sidecar["ocr_engine"], sidecar["engine_version"]) == ("fake", "0.0-fake")
+    assert (sidecar["language"], sidecar["trial_limited"]) == ("LATIN", True)
+    (page,) = sidecar["pages"]
+    assert (page["number"], page["source"], page["text"]) == (1, "ocr", text)
+    words = [w for block in page["blocks"] for line in block["lines"] for w in line["words"]]
+    assert [word["text"] for word in words] == text.split()
+    assert words[0]["box"] == {"x": 10, "y": 20, "width": 300, "height": 24}
+    assert words[0]["confidence"] == 0.5
+    hocr = s3.get_object(Bucket=OUTPUT_BUCKET, Key="a/scan.png.hocr")["Body"].read()
+    assert hocr.count(b'class="ocrx_word"') == len(text.split())
+    alto = s3.get_object(Bucket=OUTPUT_BUCKET, Key="a/scan.png.alto.xml")["Body"].read()
+    assert alto.count(b"<String ") == len(text.split())
     pdf = s3.get_object(Bucket=OUTPUT_BUCKET, Key="a/scan.png.pdf")
     assert pdf["ContentType"] == "application/pdf"
     assert pdf["Body"].read().startswith(b"%PDF")
-    for key in ("a/scan.png.json", "a/scan.png.pdf", "a/scan.png.txt"):
+    for key in output_keys(s3):
         metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key=key)["Metadata"]
         assert metadata["source-etag"] == uploaded.etag  # every output names its source
+        assert (metadata["text-layer-pages"], metadata["ocr-pages"]) == ("0", "1")
 
 
 def test_a_failure_removes_every_earlier_output(s3: Any, fake_engine: FakeEngine) -> None:
-    pipeline = with_outputs(s3, fake_engine, "json", "pdf")
+    pipeline = with_outputs(s3, fake_engine, "json", "pdf", "hocr", "alto")
     pipeline.process_refs(event_of(upload(s3, "a.png", PNG)))
+    assert len(output_keys(s3)) == 5
 
     pipeline.process_refs(event_of(upload(s3, "a.png", b"")))
 
@@ -595,7 +599,7 @@ def test_a_stale_redelivery_of_a_changed_object_does_no_work(
     again = pipeline.process_refs(event_of(first))  # S3 re-delivers the first event late
 
     assert [s.reason for s in again.skipped] == ["duplicate"]
-    assert fake_engine.calls == [PNG, changed]  # no third recognition
+    assert fake_engine.calls == seen(PNG, changed)  # no third recognition
 
 
 def test_a_failure_is_recorded_for_what_was_read(s3: Any, fake_engine: FakeEngine) -> None:
@@ -617,7 +621,7 @@ def test_a_failure_the_deployment_caused_heals_once_the_cause_is_fixed(
 ) -> None:
     uploaded = upload(s3, "scans/ru.png", PNG)
 
-    def model_not_bundled(_: bytes) -> None:
+    def model_not_bundled(_: str) -> None:
         raise MissingModelError("recognizing in RUS needs the model 'cyrillic'", "cyrillic")
 
     fake_engine.during_recognition = model_not_bundled
@@ -666,7 +670,7 @@ def test_an_object_the_role_may_not_read_is_access_denied_and_heals(
 
 
 def test_an_engine_crash_is_recorded_and_heals(s3: Any, fake_engine: FakeEngine) -> None:
-    def crash(_: bytes) -> None:
+    def crash(_: str) -> None:
         raise RuntimeError("native engine aborted")
 
     fake_engine.during_recognition = crash

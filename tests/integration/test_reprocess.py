@@ -47,7 +47,7 @@ def received(queue_url: str) -> list[str]:
 def failing_run(s3: Any, engine: FakeEngine) -> OcrPipeline:
     """Every key uploaded and processed once, the Russian page without its model."""
 
-    def no_cyrillic_model(data: bytes) -> None:
+    def no_cyrillic_model(_: str) -> None:
         if engine.requested_languages[-1] == "RUS":
             raise MissingModelError("RUS needs the model 'cyrillic'", "cyrillic")
 

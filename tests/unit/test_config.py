@@ -12,6 +12,7 @@ from ocr_service.core.config import (
     ConfigError,
     LicenseSource,
     Limits,
+    PdfTextMode,
     Preprocessing,
     load_settings,
 )
@@ -113,8 +114,26 @@ def test_outputs() -> None:
     assert load_settings({"OUTPUT_BUCKET": "out"}).outputs == {"txt"}
     settings = load_settings({"OUTPUT_BUCKET": "out", "OCR_OUTPUTS": "json, PDF"})
     assert settings.outputs == {"txt", "json", "pdf"}
-    with pytest.raises(ConfigError, match="OCR_OUTPUTS names docx; choose from json, pdf, txt"):
+    every = load_settings({"OUTPUT_BUCKET": "out", "OCR_OUTPUTS": "txt,json,pdf,hocr,alto"})
+    assert every.outputs == {"txt", "json", "pdf", "hocr", "alto"}
+    with pytest.raises(
+        ConfigError, match="OCR_OUTPUTS names docx; choose from alto, hocr, json, pdf, txt"
+    ):
         load_settings({"OUTPUT_BUCKET": "out", "OCR_OUTPUTS": "json,docx"})
+
+
+def test_pdf_text_mode_and_the_text_limit() -> None:
+    defaults = load_settings({"OUTPUT_BUCKET": "out"})
+    assert defaults.pdf_text is PdfTextMode.AUTO
+    assert defaults.limits.max_text_chars == 20_000_000
+    chosen = load_settings(
+        {"OUTPUT_BUCKET": "out", "OCR_PDF_TEXT": " OCR ", "OCR_MAX_TEXT_CHARS": "1000"}
+    )
+    assert (chosen.pdf_text, chosen.limits.max_text_chars) == (PdfTextMode.OCR, 1000)
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"OUTPUT_BUCKET": "out", "OCR_PDF_TEXT": "skip", "OCR_MAX_TEXT_CHARS": "0"})
+    assert "OCR_PDF_TEXT='skip' is not a mode; choose from auto, ocr" in str(raised.value)
+    assert "OCR_MAX_TEXT_CHARS='0'" in str(raised.value)
 
 
 def test_preprocessing() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,17 @@ def key_tag(key: str) -> str:
 
 
 def data_tag(data: bytes, first_page: int | None = None) -> str:
-    return f"{hashlib.sha256(data).hexdigest()[:16]}-{first_page or 1}"
+    """The tag of a recognition whose first page is `first_page` of `data` (as the engine
+    is given it: decoded, so the tag names pixels, not bytes)."""
+    from ocr_service.core.formats import identify  # noqa: PLC0415
+    from tools.fake_engine import decoded_pages  # noqa: PLC0415
+
+    page = decoded_pages(data, identify(data))[(first_page or 1) - 1]
+    return page_tag(page.image.tobytes(), page.number)
+
+
+def page_tag(pixels: bytes, number: int) -> str:
+    return f"{hashlib.sha256(pixels).hexdigest()[:16]}-{number}"
 
 
 class Faults:
@@ -72,14 +83,15 @@ def install(module: Any, faults: Faults, input_bucket: str) -> None:
     engine_type = type(module.engine)
     recognize = engine_type.recognize
 
-    def faulty_recognize(self: Any, data: bytes, *args: Any, **kwargs: Any) -> Any:
-        pages = kwargs.get("pages")
-        tag = data_tag(data, pages.first if pages is not None else None)
-        if faults.take(EXIT, tag):
-            os._exit(70)
-        if faults.take(HANG, tag):
-            (faults.directory / f"{HANGING}{os.getpid()}").touch()
-            time.sleep(HANG_SECONDS)
-        return recognize(self, data, *args, **kwargs)
+    def faulty_recognize(self: Any, pages: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+        given = list(pages)
+        if given:
+            tag = page_tag(given[0].image.tobytes(), given[0].number)
+            if faults.take(EXIT, tag):
+                os._exit(70)
+            if faults.take(HANG, tag):
+                (faults.directory / f"{HANGING}{os.getpid()}").touch()
+                time.sleep(HANG_SECONDS)
+        return recognize(self, given, *args, **kwargs)
 
     engine_type.recognize = faulty_recognize

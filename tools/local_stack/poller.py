@@ -118,7 +118,7 @@ def describe_body(body: str) -> tuple[str, str]:
         return "test-event", f"s3:TestEvent {document.get('Bucket', '')}"
     task = document.get("ocrPageTask")
     if isinstance(task, dict):
-        return "page-task", f"{task.get('key')} p{task.get('firstPage')}-{task.get('lastPage')}"
+        return "page-task", f"{task.get('key')} p{task.get('pages')}"
     records = document.get("Records")
     if isinstance(records, list) and records and isinstance(records[0], dict):
         keys = [

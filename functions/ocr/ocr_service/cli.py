@@ -25,6 +25,7 @@ from ocr_service import engines
 from ocr_service.core.config import ConfigError, EngineKind, load_settings
 from ocr_service.core.failures import OcrError
 from ocr_service.core.languages import METADATA_KEY, UnknownLanguageError
+from ocr_service.document.model import Document, PageSource
 from ocr_service.engines.port import EngineSetupError
 from ocr_service.recognition.recognizer import DocumentRecognizer
 
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path, target in zip(args.files, targets, strict=True):
         started = time.perf_counter()
         try:
-            text, pages = _recognize_file(recognizer, path, args.lang)
+            text, document = _recognize_file(recognizer, path, args.lang)
         except (OSError, OcrError) as error:
             failed += 1
             reason = error.reason if isinstance(error, OcrError) else "unreadable-file"
@@ -78,7 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         elapsed = time.perf_counter() - started
-        progress.done(path, f"{pages} page(s), {len(text)} characters, {elapsed:.1f} s")
+        text_layer = document.count(PageSource.TEXT_LAYER)
+        progress.done(
+            path,
+            f"{document.page_count} page(s) (text-layer-pages {text_layer}, ocr-pages "
+            f"{document.page_count - text_layer}), {len(text)} characters, {elapsed:.1f} s",
+        )
     progress.finish()
     return 1 if failed else 0
 
@@ -112,13 +118,13 @@ def _targets(files: Sequence[Path], out: Path | None) -> list[Path | None]:
 
 def _recognize_file(
     recognizer: DocumentRecognizer, path: Path, language: str | None
-) -> tuple[str, int]:
+) -> tuple[str, Document]:
     data = path.read_bytes()
     examined = recognizer.examine(data)
     metadata = {METADATA_KEY: language} if language else {}
     chosen = recognizer.language_for(str(path), metadata)
-    recognition = recognizer.recognize(examined, chosen.name)
-    return recognition.text, recognition.page_count
+    document = recognizer.recognize(examined, chosen.name, recognizer.plan(examined))
+    return document.text, document
 
 
 class _Progress:

@@ -1,18 +1,15 @@
-"""The JSON documents the function writes besides the text: the sidecar (pages, lines, boxes,
-confidence), a page-range task's part, and the failure record (`<key>.error.json`)."""
+"""The JSON the function writes about an object: the sidecar's header (its pages are rendered
+from the document model, outputs/sidecar.py) and the failure record (`<key>.error.json`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from ocr_service.aws.results import ObjectVersion
-from ocr_service.engines.port import Line, OcrEngine, Recognition
-
-Page = dict[str, Any]
-"""{"number", "text", "lines": [{"text", "box": {"x", "y", "width", "height"}, "confidence"}]}"""
+from ocr_service.document.model import Document, PageSource
+from ocr_service.engines.port import OcrEngine
 
 
 def json_bytes(document: Mapping[str, object]) -> bytes:
@@ -28,37 +25,18 @@ def source_fields(source: ObjectVersion) -> dict[str, object]:
     }
 
 
-def pages_of(recognition: Recognition, first_number: int = 1) -> list[Page]:
-    """The recognition's pages, numbered from `first_number` (a page range's first page)."""
-    lines = recognition.lines or tuple(() for _ in recognition.page_texts)
-    return [
-        {"number": number, "text": text, "lines": [_line(line) for line in page_lines]}
-        for number, (text, page_lines) in enumerate(
-            zip(recognition.page_texts, lines, strict=True), start=first_number
-        )
-    ]
-
-
-def _line(line: Line) -> dict[str, object]:
-    box = {"x": line.x, "y": line.y, "width": line.width, "height": line.height}
-    return {"text": line.text, "box": box, "confidence": line.confidence}
-
-
-def sidecar_document(
-    source: ObjectVersion,
-    pages: Sequence[Page],
-    language: str,
-    engine: OcrEngine,
-    trial_limited: bool,
+def sidecar_header(
+    source: ObjectVersion, document: Document, engine: OcrEngine
 ) -> dict[str, object]:
-    """The JSON sidecar: pages, their lines, bounding boxes (pixels) and confidence."""
+    """What the JSON sidecar says about the object before its pages (outputs/sidecar.py)."""
     return {
         "source": source_fields(source),
         "ocr_engine": engine.name,
         "engine_version": engine.version,
-        "language": language,
-        "trial_limited": trial_limited,
-        "pages": list(pages),
+        "language": document.language,
+        "trial_limited": document.trial_limited,
+        "text_layer_pages": document.count(PageSource.TEXT_LAYER),
+        "ocr_pages": document.count(PageSource.OCR),
     }
 
 

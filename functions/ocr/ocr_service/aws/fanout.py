@@ -1,7 +1,8 @@
 """Long documents fan out by pages: page-range tasks through the ingest queue, their parts in
 the output bucket, and exactly one assembly of the parts into the document's results.
 
-A TIFF or PDF with more pages than OCR_PAGES_PER_TASK is split into tasks of that many pages,
+A TIFF or PDF with more pages that need the engine than OCR_PAGES_PER_TASK (a PDF's pages with
+a usable text layer do not count: the assembler reads them) is split into tasks of that many,
 sent back to the queue the object's own event came from (OCR_TASK_QUEUE_URL), so up to the
 queue's MaximumConcurrency invocations recognize one document at once. Each task writes its
 part under `.ocr-parts/` (a prefix no result lives under; a lifecycle rule expires what a
@@ -25,12 +26,10 @@ from ocr_service.aws.event_shapes import PAGE_TASK_KEY, UnsupportedEventError
 from ocr_service.aws.results import ObjectVersion
 from ocr_service.aws.storage import (
     JSON_CONTENT_TYPE,
-    PDF_CONTENT_TYPE,
     ObjectStore,
     PreconditionFailedError,
 )
 from ocr_service.core.failures import Reason
-from ocr_service.engines.port import PageRange
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -44,13 +43,16 @@ _CLAIM = "assembly.claim"
 
 @dataclass(frozen=True)
 class PageTask:
-    """Recognize `pages` of one version of a document of `page_count` pages."""
+    """Recognize `pages` of one version of a document: part `part` of `parts`."""
 
     source: ObjectVersion
-    pages: PageRange
+    pages: tuple[int, ...]
+    """Page numbers from 1, ascending: the pages of the document that need the engine (a PDF's
+    pages with a usable text layer are read by the assembler instead)."""
+    part: int
+    parts: int
+    """How many tasks the document was split into: every task of a document agrees."""
     page_count: int
-    pages_per_task: int
-    """As the document was split: every task of a document agrees on its ranges."""
 
     def body(self) -> str:
         source = self.source
@@ -59,10 +61,10 @@ class PageTask:
             "key": source.key,
             "etag": source.etag,
             "versionId": source.version_id,
-            "firstPage": self.pages.first,
-            "lastPage": self.pages.last,
+            "pages": format_pages(self.pages),
+            "part": self.part,
+            "parts": self.parts,
             "pageCount": self.page_count,
-            "pagesPerTask": self.pages_per_task,
         }
         return json.dumps({PAGE_TASK_KEY: fields}, ensure_ascii=False)
 
@@ -72,22 +74,47 @@ class PageTask:
             source = ObjectVersion(
                 str(fields["bucket"]), str(fields["key"]), str(fields["etag"]), fields["versionId"]
             )
-            pages = PageRange(int(fields["firstPage"]), int(fields["lastPage"]))
-            return cls(source, pages, int(fields["pageCount"]), int(fields["pagesPerTask"]))
+            pages = parse_pages(str(fields["pages"]))
+            part, parts = int(fields["part"]), int(fields["parts"])
+            if not pages or not 0 <= part < parts:
+                raise ValueError(f"part {part} of {parts} with pages {fields['pages']!r}")
+            return cls(source, pages, part, parts, int(fields["pageCount"]))
         except (KeyError, TypeError, ValueError) as error:
             raise UnsupportedEventError(f"a page task without {error}: {dict(fields)}") from error
 
-    @property
-    def ranges(self) -> list[PageRange]:
-        return plan(self.page_count, self.pages_per_task)
 
-
-def plan(page_count: int, pages_per_task: int) -> list[PageRange]:
-    """`pages_per_task` pages a task, the last one shorter."""
+def split_pages(pages: Sequence[int], pages_per_task: int) -> list[tuple[int, ...]]:
+    """`pages_per_task` pages a task, in order, the last one shorter."""
+    ordered = sorted(pages)
     return [
-        PageRange(first, min(first + pages_per_task - 1, page_count))
-        for first in range(1, page_count + 1, pages_per_task)
+        tuple(ordered[start : start + pages_per_task])
+        for start in range(0, len(ordered), pages_per_task)
     ]
+
+
+def format_pages(pages: Sequence[int]) -> str:
+    """`(1, 2, 3, 7, 9, 10)` -> `1-3,7,9-10`: short enough for any message."""
+    runs: list[str] = []
+    ordered = sorted(pages)
+    start = 0
+    for index in range(1, len(ordered) + 1):
+        if index == len(ordered) or ordered[index] != ordered[index - 1] + 1:
+            first, last = ordered[start], ordered[index - 1]
+            runs.append(str(first) if first == last else f"{first}-{last}")
+            start = index
+    return ",".join(runs)
+
+
+def parse_pages(text: str) -> tuple[int, ...]:
+    """The inverse of `format_pages`; ValueError for anything else."""
+    pages: list[int] = []
+    for run in filter(None, text.split(",")):
+        first, _, last = run.partition("-")
+        low, high = int(first), int(last or first)
+        if low < 1 or high < low:
+            raise ValueError(f"no pages in {run!r}")
+        pages.extend(range(low, high + 1))
+    return tuple(sorted(set(pages)))
 
 
 class TaskQueue(Protocol):
@@ -133,38 +160,31 @@ class Parts:
         version = f"{source.version_id or 'null'}-{source.etag}"
         self.prefix = f"{PARTS_PREFIX}{hashlib.sha256(identity).hexdigest()}/{version}/"
 
-    def _key(self, pages: PageRange, suffix: str) -> str:
-        return f"{self.prefix}{pages.first:05d}-{pages.last:05d}{suffix}"
+    def _key(self, part: int, suffix: str) -> str:
+        return f"{self.prefix}part-{part:05d}{suffix}"
 
-    def write(self, pages: PageRange, document: Mapping[str, Any], pdf: bytes | None) -> None:
-        """The PDF first: a part's JSON marks it complete."""
-        if pdf is not None:
-            self._create(self._key(pages, ".pdf"), pdf, PDF_CONTENT_TYPE)
-        self._create(self._key(pages, ".json"), _json(document), JSON_CONTENT_TYPE)
+    def write(self, part: int, document: Mapping[str, Any]) -> None:
+        self._create(self._key(part, ".json"), _json(document), JSON_CONTENT_TYPE)
 
-    def write_failure(self, pages: PageRange, reason: Reason, message: str) -> None:
-        failure = {"first_page": pages.first, "last_page": pages.last, "reason": reason}
-        self._create(
-            self._key(pages, ".error.json"),
-            _json({**failure, "message": message}),
-            JSON_CONTENT_TYPE,
-        )
+    def write_failure(self, part: int, pages: Sequence[int], reason: Reason, message: str) -> None:
+        failure = {"pages": format_pages(pages), "reason": reason, "message": message}
+        self._create(self._key(part, ".error.json"), _json(failure), JSON_CONTENT_TYPE)
 
     def _create(self, key: str, body: bytes, content_type: str) -> None:
         # PreconditionFailed: a duplicate delivery of the same task wrote it already, the same.
         with contextlib.suppress(PreconditionFailedError):
             self._store.put_object(self._bucket, key, body, content_type, {}, replaces_etag=None)
 
-    def has(self, pages: PageRange) -> bool:
-        """Whether this range's part (or its failure) is written: a redelivery skips the work."""
-        present = self._store.list_keys(self._bucket, self._key(pages, ""))
+    def has(self, part: int) -> bool:
+        """Whether this part (or its failure) is written: a redelivery skips the work."""
+        present = self._store.list_keys(self._bucket, self._key(part, ""))
         return any(key.endswith((".json", ".error.json")) for key in present)
 
-    def complete(self, ranges: Sequence[PageRange]) -> bool:
+    def complete(self, parts: int) -> bool:
         present = set(self._store.list_keys(self._bucket, self.prefix))
         return all(
-            self._key(pages, ".json") in present or self._key(pages, ".error.json") in present
-            for pages in ranges
+            self._key(part, ".json") in present or self._key(part, ".error.json") in present
+            for part in range(parts)
         )
 
     def claim(self, stale_after_s: float, now: float | None = None) -> bool:
@@ -190,18 +210,17 @@ class Parts:
         except PreconditionFailedError:
             return False
 
-    def read(self, ranges: Sequence[PageRange], with_pdf: bool) -> list[AssembledPart]:
-        """Every range's part, in page order."""
+    def read(self, parts: int) -> list[AssembledPart]:
+        """Every part, in order."""
         present = set(self._store.list_keys(self._bucket, self.prefix))
-        parts: list[AssembledPart] = []
-        for pages in ranges:
-            failed = self._key(pages, ".error.json")
+        assembled: list[AssembledPart] = []
+        for part in range(parts):
+            failed = self._key(part, ".error.json")
             if failed in present:
-                parts.append(AssembledPart(pages, self._get_json(failed), None, failed=True))
-                continue
-            pdf = self._get(self._key(pages, ".pdf")) if with_pdf else None
-            parts.append(AssembledPart(pages, self._get_json(self._key(pages, ".json")), pdf))
-        return parts
+                assembled.append(AssembledPart(part, self._get_json(failed), failed=True))
+            else:
+                assembled.append(AssembledPart(part, self._get_json(self._key(part, ".json"))))
+        return assembled
 
     def _get(self, key: str) -> bytes:
         return self._store.get_object(self._bucket, key, None, _PART_MAX_BYTES).body
@@ -221,24 +240,9 @@ class Parts:
 
 @dataclass(frozen=True)
 class AssembledPart:
-    pages: PageRange
+    part: int
     document: dict[str, Any]
-    pdf: bytes | None
     failed: bool = False
-
-
-def merge_pdfs(documents: Sequence[bytes]) -> bytes:
-    """One PDF with every page of `documents`, in order (pypdf: pure Python, maintained)."""
-    import io  # noqa: PLC0415
-
-    from pypdf import PdfWriter  # noqa: PLC0415 - only assemblies that write a PDF need it
-
-    writer = PdfWriter()
-    for document in documents:
-        writer.append(io.BytesIO(document))
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
 
 
 def _json(document: Mapping[str, Any]) -> bytes:

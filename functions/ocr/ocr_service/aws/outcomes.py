@@ -24,6 +24,8 @@ class Succeeded:
     characters: int
     input_bytes: int
     recognition_seconds: float
+    text_layer_pages: int = 0
+    """Of `pages`, those read from a PDF's own text layer; the others were recognized."""
 
 
 class Skip(enum.StrEnum):
@@ -113,6 +115,8 @@ def report(outcome: Outcome, telemetry: PipelineTelemetry) -> None:
                     "outcome": "succeeded",
                     "output_key": outcome.output_key,
                     "pages": outcome.pages,
+                    "text_layer_pages": outcome.text_layer_pages,
+                    "ocr_pages": outcome.pages - outcome.text_layer_pages,
                     "characters": outcome.characters,
                 },
             )
@@ -122,6 +126,7 @@ def report(outcome: Outcome, telemetry: PipelineTelemetry) -> None:
                     outcome.pages,
                     outcome.recognition_seconds,
                     outcome.characters,
+                    outcome.text_layer_pages,
                 )
             )
         case Skipped():

@@ -19,17 +19,17 @@ from collections.abc import Callable, Iterable
 
 from aws_lambda_powertools import Logger
 
-from ocr_service.aws.documents import pages_of, sidecar_document
 from ocr_service.aws.event_shapes import ObjectRef
 from ocr_service.aws.fanout import PageTask
 from ocr_service.aws.outcomes import InvocationResult, Outcome, Skip, Skipped, Succeeded, report
-from ocr_service.aws.page_tasks import PageTaskRunner, Splitter
-from ocr_service.aws.publishing import STORAGE_ERRORS, Publication, Publisher
+from ocr_service.aws.page_tasks import PageTaskRunner, Splitter, ocr_work, publication_of
+from ocr_service.aws.publishing import STORAGE_ERRORS, Publisher
 from ocr_service.aws.results import ObjectVersion, Published, ResultKeys, ResultWriter, result_keys
 from ocr_service.aws.storage import DownloadedObject, ObjectStore
 from ocr_service.aws.telemetry import NoTelemetry, PipelineTelemetry
 from ocr_service.aws.time_budget import Clock, RemainingMillis
 from ocr_service.core.failures import OcrError, Reason
+from ocr_service.document.model import PageSource
 from ocr_service.recognition.recognizer import DocumentRecognizer
 
 logger = Logger(child=True)
@@ -141,32 +141,25 @@ class OcrPipeline:
         results = self._publisher.results
         if source.etag != ref.etag and results.recorded_result(source) is not None:
             return Skipped(ref.bucket, ref.key, source.version_id, Skip.DUPLICATE)
-        engine = self._recognizer.engine
+        recognizer = self._recognizer
         try:
-            examined = self._recognizer.examine(source_object.body)
-            if self._splitter is not None and self._splitter.splits(examined.info):
-                tasks = self._splitter.split(source, examined.info.pages)
+            examined = recognizer.examine(source_object.body)
+            plan = recognizer.plan(examined)
+            if self._splitter is not None and self._splitter.splits(plan):
+                tasks = self._splitter.split(source, plan)
                 logger.info("document split into page tasks", extra={"tasks": tasks})
                 return Skipped(source.bucket, source.key, source.version_id, Skip.SPLIT)
-            clock.check(examined.info, engine.speed)
-            language = self._recognizer.language_for(ref.key, source_object.metadata).name
+            clock.check(ocr_work(examined.info, plan), recognizer.engine.speed)
+            language = recognizer.language_for(ref.key, source_object.metadata).name
             started = time.perf_counter()
             with self._telemetry.span("recognize", format=examined.info.image_format.value):
-                recognition = self._recognizer.recognize(examined, language)
+                document = recognizer.recognize(examined, language, plan)
             seconds = time.perf_counter() - started
         except OcrError as error:  # about the version read, which may be newer than the event's
             return self._publisher.failed(source, error)
-        if recognition.trial_limited:
+        if document.trial_limited:
             logger.warning("trial mode: the text was cut to at most 300 characters per page")
-        publication = Publication(
-            recognition.text,
-            recognition.page_count,
-            language,
-            lambda: sidecar_document(
-                source, pages_of(recognition), language, engine, recognition.trial_limited
-            ),
-            lambda: engine.searchable_pdf(recognition),
-        )
+        publication = publication_of(document, source, examined, recognizer)
         with self._telemetry.span("upload"):
             published = self._publisher.publish(source, keys, publication)
         if published is not Published.WRITTEN:
@@ -176,8 +169,9 @@ class OcrPipeline:
             ref.key,
             source.version_id,
             keys.text,
-            recognition.page_count,
-            len(recognition.text),
+            document.page_count,
+            len(document.text),
             len(source_object.body),
             round(seconds, 3),
+            text_layer_pages=document.count(PageSource.TEXT_LAYER),
         )

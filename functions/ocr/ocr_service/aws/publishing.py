@@ -20,27 +20,22 @@ from ocr_service.aws.results import (
     long_key_error_key,
     result_keys,
 )
-from ocr_service.aws.storage import (
-    JSON_CONTENT_TYPE,
-    PDF_CONTENT_TYPE,
-    TEXT_CONTENT_TYPE,
-    PreconditionFailedError,
-)
+from ocr_service.aws.storage import JSON_CONTENT_TYPE, PreconditionFailedError
 from ocr_service.core.failures import OcrError, Reason
+from ocr_service.document.model import Document, PageSource
 from ocr_service.engines.port import OcrEngine
+from ocr_service.recognition.rendering import OPTIONAL_OUTPUTS, TEXT_CONTENT_TYPE
 
 STORAGE_ERRORS = (ClientError, BotoCoreError, PreconditionFailedError)
 
 
 @dataclass(frozen=True)
 class Publication:
-    """An object's results, each made only when its output is configured."""
+    """A document's results: `render(kind)` makes one output ("txt", "json", "pdf", ...), only
+    when it is configured and only when it is written."""
 
-    text: str
-    page_count: int
-    language: str
-    sidecar: Callable[[], Mapping[str, object]]
-    pdf: Callable[[], bytes]
+    document: Document
+    render: Callable[[str], bytes]
 
 
 class Publisher:
@@ -55,27 +50,28 @@ class Publisher:
         self, source: ObjectVersion, keys: ResultKeys, publication: Publication
     ) -> Published:
         """The optional outputs first, the .txt last."""
+        document = publication.document
         metadata = {
             "ocr-engine": self._engine.name,
             "engine-version": self._engine.version,
             "engine-licensed": "true" if self._engine.licensed else "false",
-            "page-count": str(publication.page_count),
-            "ocr-language": publication.language,
+            "page-count": str(document.page_count),
+            "ocr-language": document.language,
+            "text-layer-pages": str(document.count(PageSource.TEXT_LAYER)),
+            "ocr-pages": str(document.count(PageSource.OCR)),
         }
-        outputs: list[tuple[str, Callable[[], bytes], str]] = []
-        if "json" in self.outputs:
-            sidecar = publication.sidecar
-            outputs.append((keys.json, lambda: json_bytes(sidecar()), JSON_CONTENT_TYPE))
-        if "pdf" in self.outputs:
-            outputs.append((keys.pdf, publication.pdf, PDF_CONTENT_TYPE))
-        text = publication.text
-        outputs.append((keys.text, lambda: text.encode("utf-8"), TEXT_CONTENT_TYPE))
+        outputs = [
+            (keys.output(output.suffix), output.kind, output.content_type)
+            for output in OPTIONAL_OUTPUTS
+            if output.kind in self.outputs
+        ]
+        outputs.append((keys.text, "txt", TEXT_CONTENT_TYPE))
         published = Published.WRITTEN
-        for key, body, content_type in outputs:
+        for key, kind, content_type in outputs:
             published = self.results.publish(
                 source,
                 key,
-                body(),
+                publication.render(kind),
                 content_type=content_type,
                 metadata=metadata,
                 replaces=[keys.error] if key == keys.text else [],
@@ -118,7 +114,9 @@ class Publisher:
                     "ocr-engine": self._engine.name,
                     "engine-version": self._engine.version,
                 },
-                replaces=[keys.text, keys.json, keys.pdf] if keys else [],
+                replaces=[keys.text, *(keys.output(o.suffix) for o in OPTIONAL_OUTPUTS)]
+                if keys
+                else [],
             )
         except STORAGE_ERRORS as error:
             return self.failed(source, OcrError(Reason.STORAGE_ERROR, str(error)))

@@ -25,8 +25,6 @@ from ocr_service.aws.storage import ObjectStore, PreconditionFailedError
 
 TEXT_SUFFIX = ".txt"
 ERROR_SUFFIX = ".error.json"
-JSON_SUFFIX = ".json"
-PDF_SUFFIX = ".pdf"
 MAX_KEY_BYTES = 1024  # S3's limit for a key, in UTF-8 bytes
 LONG_KEYS_PREFIX = "_long-keys/"  # failure records of keys too long to take a suffix
 _MAX_METADATA_KEY_CHARS = 1024  # S3 allows 2 KB of user metadata in all
@@ -76,8 +74,11 @@ class ObjectVersion:
 class ResultKeys:
     text: str
     error: str
-    json: str
-    pdf: str
+    source_key: str
+
+    def output(self, suffix: str) -> str:
+        """Where an optional output goes (`a/scan.png` + `.alto.xml`)."""
+        return self.source_key + suffix
 
 
 def result_keys(source_key: str) -> ResultKeys | None:
@@ -88,8 +89,7 @@ def result_keys(source_key: str) -> ResultKeys | None:
     return ResultKeys(
         text=source_key + TEXT_SUFFIX,
         error=source_key + ERROR_SUFFIX,
-        json=source_key + JSON_SUFFIX,
-        pdf=source_key + PDF_SUFFIX,
+        source_key=source_key,
     )
 
 

@@ -28,6 +28,8 @@ class WorkDone:
     pages: int
     recognition_seconds: float
     characters: int
+    text_layer_pages: int = 0
+    """Of `pages`, those read from a PDF's own text layer (no engine)."""
 
 
 Annotate = Callable[[str, str], None]
@@ -84,7 +86,8 @@ class Telemetry:
         metrics.add_metric("RecognitionSeconds", MetricUnit.Seconds, work.recognition_seconds)
         metrics.add_metric("CharactersRecognized", MetricUnit.Count, work.characters)
         metrics.add_metric("InputBytes", MetricUnit.Bytes, work.input_bytes)
-        metrics.add_metric("PagesRecognized", MetricUnit.Count, work.pages)
+        metrics.add_metric("PagesRecognized", MetricUnit.Count, work.pages - work.text_layer_pages)
+        metrics.add_metric("TextLayerPages", MetricUnit.Count, work.text_layer_pages)
 
     def skipped(self) -> None:
         self._metrics.add_metric("ObjectsSkipped", MetricUnit.Count, 1)

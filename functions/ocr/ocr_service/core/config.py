@@ -139,8 +139,6 @@ class EngineSettings:
     """The language the warm-up loads (OCR_LANGUAGE), so the first request finds it ready."""
     max_page_pixels: int = 40_000_000
     """OCR_MAX_PIXELS: what a rendered PDF page may have (its size is known only then)."""
-    searchable_pdf: bool = False
-    """OCR_OUTPUTS asks for the searchable PDF: keep what the engine needs to export it."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +151,8 @@ class Settings:
     """Images longer than this (pixels) are scaled down before recognition; 0 turns it off."""
     preprocessing: Preprocessing
     outputs: frozenset[str]
-    """Results to write: always "txt"; optionally "json" (lines, boxes) and "pdf" (searchable)."""
+    """Results to write: always "txt"; optionally "json" (pages, blocks, lines, words with boxes),
+    "pdf" (searchable), "hocr" and "alto"."""
     language: str
     """The default language, as the user named it (see languages.py)."""
     language_by_prefix: dict[str, str]
@@ -162,6 +161,17 @@ class Settings:
     task_queue_url: str = ""
     """Where long documents' page tasks go (the ingest queue); empty: recognized in one go."""
     pages_per_task: int = DEFAULT_PAGES_PER_TASK
+    pdf_text: PdfTextMode = PdfTextMode.AUTO
+
+
+def _pdf_text(environ: Mapping[str, str], problems: list[str]) -> PdfTextMode:
+    raw = environ.get("OCR_PDF_TEXT", "").strip().lower() or PdfTextMode.AUTO.value
+    try:
+        return PdfTextMode(raw)
+    except ValueError:
+        accepted = ", ".join(mode.value for mode in PdfTextMode)
+        problems.append(f"OCR_PDF_TEXT={raw!r} is not a mode; choose from {accepted}")
+        return PdfTextMode.AUTO
 
 
 def _flag(environ: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:
@@ -257,7 +267,6 @@ def _engine_settings(environ: Mapping[str, str], problems: list[str]) -> EngineS
         tessdata_dir=_optional_path(environ, "OCR_TESSDATA_DIR") or DEFAULT_TESSDATA_DIR,
         default_language=environ.get("OCR_LANGUAGE", "").strip() or DEFAULT_LANGUAGE,
         max_page_pixels=_positive_int(environ, "OCR_MAX_PIXELS", DEFAULT_LIMITS.max_pixels, []),
-        searchable_pdf="pdf" in _outputs(environ),
         resources_dir=_optional_path(environ, "OCR_RESOURCES_DIR") or DEFAULT_RESOURCES_DIR,
         license_source=_license_source(environ, problems),
         openssl_lib_dir=_optional_path(environ, "OCR_OPENSSL_LIB_DIR"),
@@ -285,6 +294,9 @@ def load_settings(
         ),
         max_pixels=_positive_int(environ, "OCR_MAX_PIXELS", DEFAULT_LIMITS.max_pixels, problems),
         max_pages=_positive_int(environ, "OCR_MAX_PAGES", DEFAULT_LIMITS.max_pages, problems),
+        max_text_chars=_positive_int(
+            environ, "OCR_MAX_TEXT_CHARS", DEFAULT_LIMITS.max_text_chars, problems
+        ),
     )
     scaling_off = environ.get("OCR_MAX_IMAGE_SIDE", "").strip() == "0"
     max_image_side = (
@@ -306,11 +318,13 @@ def load_settings(
         language_by_prefix = {}
     engine = _engine_settings(environ, problems)
     pages_per_task = _positive_int(environ, "OCR_PAGES_PER_TASK", DEFAULT_PAGES_PER_TASK, problems)
+    pdf_text = _pdf_text(environ, problems)
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return Settings(
         task_queue_url=environ.get("OCR_TASK_QUEUE_URL", "").strip(),
         pages_per_task=pages_per_task,
+        pdf_text=pdf_text,
         output_bucket=output_bucket,
         limits=limits,
         max_image_side=max_image_side,

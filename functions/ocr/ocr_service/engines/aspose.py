@@ -10,33 +10,34 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocr_service.core.config import PREPROCESSING_FILTERS, EngineSettings, Preprocessing
 from ocr_service.core.failures import OcrError, Reason
-from ocr_service.core.formats import ImageFormat, identify
 from ocr_service.core.languages import AsposeLanguages
+from ocr_service.document.model import PAGE_SEPARATOR, Block, Box, Line, Page, PageSource, Word
 from ocr_service.engines.licensing import LicenseError, fetch_license
 from ocr_service.engines.native import prepare_runtime_environment
 from ocr_service.engines.port import (
     NO_PREPROCESSING,
-    PAGE_SEPARATOR,
-    Line,
     MissingModelError,
-    PageRange,
-    Recognition,
     SpeedModel,
     StartupTimings,
     warm_up,
 )
+from ocr_service.engines.word_boxes import word_boxes
+from ocr_service.inputs.pages import PageImage
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 # The engine appends this to each page's text and to `warnings` when it runs unlicensed.
 TRIAL_WARNING = "Trial Licenses"
+_TRIAL_BANNER = "*************"  # starts the banner the engine appends to a cut text
 # How the engine says a model is missing once downloads are off.
 _MISSING_MODEL = re.compile(r"install the '([^']+\.ocr)'")
 
@@ -70,7 +71,7 @@ class AsposeEngine:
         self._api = api
         self._licensed = licensed
         self.languages = AsposeLanguages({name for name in dir(ocr.Language) if name.isupper()})
-        warm_up_s = warm_up(lambda image: self.recognize(image, identify(image))) if warm else 0.0
+        warm_up_s = warm_up(self.recognize) if warm else 0.0
         self.timings = replace(startup, warm_up_s=warm_up_s)
 
     @property
@@ -114,39 +115,33 @@ class AsposeEngine:
 
     def recognize(
         self,
-        data: bytes,
-        image_format: ImageFormat,
-        scale: float | None = None,
+        pages: Iterable[PageImage],
         language: str | None = None,
         *,
         preprocessing: Preprocessing = NO_PREPROCESSING,
-        pages: PageRange | None = None,
-    ) -> Recognition:
-        """Recognize every page of an image or document (see `formats.identify`), resized by
-        `scale` first if given (the engine's own filter: no decoding in Python), in `language`
-        (a name `languages.resolve` returned; the engine's default, LATIN, if None).
+    ) -> Iterator[Page]:
+        """Recognize each page image in `language` (a name `languages.resolve` returned; the
+        engine's default, LATIN, if None), one page per engine call.
 
         Raises MissingModelError when the language needs a model that is not installed, and
         OcrError (unreadable-image) when the engine rejects the data.
         """
+        for page in pages:
+            yield self._recognize_page(page, language, preprocessing)
+
+    def _recognize_page(
+        self, page: PageImage, language: str | None, preprocessing: Preprocessing
+    ) -> Page:
         ocr = self._ocr
-        input_type = {
-            ImageFormat.TIFF: ocr.InputType.TIFF,
-            ImageFormat.PDF: ocr.InputType.PDF,
-        }.get(image_format, ocr.InputType.SINGLE_IMAGE)
-        ocr_input = ocr.OcrInput(input_type, self._filters(scale, preprocessing))
-        if pages is None or input_type == ocr.InputType.SINGLE_IMAGE:
-            ocr_input.add(io.BytesIO(data))  # a stream: no temporary file
-        else:
-            ocr_input.add(io.BytesIO(data), pages.first - 1, pages.count)  # counted from 0
+        ocr_input = ocr.OcrInput(ocr.InputType.SINGLE_IMAGE, self._filters(preprocessing))
+        ocr_input.add(io.BytesIO(_encoded(page.image)))  # a stream: no temporary file
         try:
             settings = ocr.RecognitionSettings()
             settings.upscale_small_font = preprocessing.upscale_small_font
             settings.automatic_color_inversion = preprocessing.auto_invert
             if language is not None:
                 settings.language = getattr(ocr.Language, language)
-            results = self._api.recognize(ocr_input, settings)
-            recognized = list(results)
+            (result,) = list(self._api.recognize(ocr_input, settings))
         except RuntimeError as error:  # every engine-side failure surfaces as RuntimeError
             missing = _MISSING_MODEL.search(str(error))
             if missing:
@@ -155,55 +150,77 @@ class AsposeEngine:
                     needed_for += f" with preprocessing {preprocessing.filters}"
                 raise missing_model(missing.group(1), needed_for) from error
             raise OcrError(
-                Reason.UNREADABLE_IMAGE,
-                f"the engine could not read this {image_format.value.upper()} data: {error}",
+                Reason.UNREADABLE_IMAGE, f"the engine could not read page {page.number}: {error}"
             ) from error
-        return Recognition(
-            # A form feed inside a page's text would read as a page break: make it a newline.
-            page_texts=tuple(
-                str(page.recognition_text).replace(PAGE_SEPARATOR, "\n") for page in recognized
-            ),
-            image_format=image_format,
-            trial_limited=any(
-                TRIAL_WARNING in str(w) for page in recognized for w in page.warnings
-            ),
-            lines=tuple(_lines(page) for page in recognized),
-            native=results,
+        trial = any(TRIAL_WARNING in str(warning) for warning in result.warnings)
+        lines = _lines(result, page.image)
+        if trial:
+            lines = _within(lines, str(result.recognition_text).split(_TRIAL_BANNER)[0])
+        return Page(
+            number=page.number,
+            width=page.input_width,
+            height=page.input_height,
+            dpi=page.dpi,
+            source=PageSource.OCR,
+            blocks=(Block(lines, Box.enclosing(line.box for line in lines)),) if lines else (),
+            to_input=page.to_input,
+            language=language or "LATIN",
+            trial_limited=trial,
         )
 
-    def _filters(self, scale: float | None, preprocessing: Preprocessing) -> Any:
-        """The engine's filter chain: scaling first (fewer pixels for every later filter)."""
+    def _filters(self, preprocessing: Preprocessing) -> Any:
+        """The engine's filter chain (pages come already scaled: inputs/pages.py)."""
         filter_type = self._ocr.models.preprocessingfilters.PreprocessingFilter
         chain = filter_type()
-        if scale is not None:
-            chain.add(filter_type.scale(scale))
         for name in preprocessing.filters:
             chain.add(getattr(filter_type, PREPROCESSING_FILTERS[name])())
         return chain
 
-    def searchable_pdf(self, recognition: Recognition) -> bytes:
-        """The pages as a PDF with the recognized text under the images (selectable,
-        searchable). The engine writes only to a path: a private directory under /tmp."""
-        with tempfile.TemporaryDirectory(prefix="ocr-pdf-") as scratch:
-            path = Path(scratch) / "searchable.pdf"
-            self._api.save_multipage_document(
-                str(path), self._ocr.SaveFormat.PDF, recognition.native
-            )
-            return path.read_bytes()
+
+def _encoded(image: Image) -> bytes:
+    """The page as the engine reads it: PNG at the fastest compression (never stored)."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
 
 
-def _lines(page: Any) -> tuple[Line, ...]:
-    return tuple(
-        Line(
-            text=str(line.text_in_line),
-            x=int(line.line.x),
-            y=int(line.line.y),
-            width=int(line.line.width),
-            height=int(line.line.height),
-            confidence=float(line.confidence),  # the engine's own score (0 in trial mode)
+def _lines(result: Any, image: Image) -> tuple[Line, ...]:
+    """The engine's lines (text, box, its own confidence: 0 in trial mode), each split into
+    words whose boxes are measured from the line's pixels (word_boxes.py)."""
+    lines: list[Line] = []
+    for found in result.recognition_lines_result:
+        texts = str(found.text_in_line).replace(PAGE_SEPARATOR, " ").split()
+        if not texts:
+            continue
+        rect = found.line
+        box = Box(
+            int(rect.x), int(rect.y), int(rect.x) + int(rect.width), int(rect.y) + int(rect.height)
         )
-        for line in page.recognition_lines_result
-    )
+        boxes = word_boxes(image, box, texts)
+        words = tuple(Word(text, word_box) for text, word_box in zip(texts, boxes, strict=True))
+        lines.append(Line(words, box, float(found.confidence)))
+    return tuple(lines)
+
+
+def _within(lines: tuple[Line, ...], cut_text: str) -> tuple[Line, ...]:
+    """Only the words inside the text the engine returned: without a license it cuts each
+    page's text (to at most 300 characters) but still reports every line, and the cut is the
+    license's, not ours to undo."""
+    allowed = len(" ".join(cut_text.split()))
+    used = 0
+    kept: list[Line] = []
+    for line in lines:
+        words: list[Word] = []
+        for word in line.words:
+            if used + len(word.text) > allowed:
+                break
+            words.append(word)
+            used += len(word.text) + 1
+        if words:
+            kept.append(Line(tuple(words), line.box, line.confidence))
+        if len(words) < len(line.words):
+            break
+    return tuple(kept)
 
 
 def _apply_license(ocr: ModuleType, settings: EngineSettings) -> bool:

@@ -7,54 +7,38 @@ Lambda's Init phase.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Protocol
+from typing import Protocol
 
 from ocr_service.core.config import Preprocessing
 from ocr_service.core.failures import OcrError, Reason
 from ocr_service.core.formats import ImageFormat
 from ocr_service.core.languages import LanguageCatalog
-
-PAGE_SEPARATOR = "\f"  # form feed: the plain-text convention for a page break
-
-
-@dataclass(frozen=True)
-class Line:
-    """One recognized line and where it is on its page, in pixels."""
-
-    text: str
-    x: int
-    y: int
-    width: int
-    height: int
-    confidence: float
-    """As the engine estimates it: Tesseract's 0..100 scaled to 0..1; Aspose's own score (0 in
-    trial mode)."""
+from ocr_service.document.model import PAGE_SEPARATOR, Page
+from ocr_service.inputs.pages import PageImage, image_pages
 
 
 @dataclass(frozen=True)
 class Recognition:
-    """The text of one object's pages, in order."""
+    """An input's recognized pages, in order, as the engine-neutral model."""
 
-    page_texts: tuple[str, ...]
+    pages: tuple[Page, ...]
     image_format: ImageFormat
-    trial_limited: bool
-    """The engine cut the text because it runs without a license (Aspose only)."""
-    lines: tuple[tuple[Line, ...], ...] = ()
-    """Each page's lines, in order."""
-    native: Any = field(default=None, repr=False, compare=False)
-    """What the engine needs to export the same recognition again (the searchable PDF)."""
+
+    @property
+    def trial_limited(self) -> bool:
+        """The engine cut the text because it runs without a license (Aspose only)."""
+        return any(page.trial_limited for page in self.pages)
 
     @property
     def text(self) -> str:
-        """The pages separated by form feeds (no page's own text holds one)."""
-        return PAGE_SEPARATOR.join(self.page_texts)
+        return PAGE_SEPARATOR.join(page.text for page in self.pages)
 
     @property
-    def page_count(self) -> int:
-        return len(self.page_texts)
+    def page_texts(self) -> tuple[str, ...]:
+        return tuple(page.text for page in self.pages)
 
 
 @dataclass(frozen=True)
@@ -92,16 +76,34 @@ class PageRange:
         return f"{self.first}-{self.last}"
 
 
+WARM_UP_MAX_PIXELS = 40_000_000
 WARM_UP_IMAGE = "warmup.png"  # a few lines of rendered text on an A4 canvas, with the function
 
 
-def warm_up(recognize: Callable[[bytes], object]) -> float:
+def warm_up(recognize: Callable[[list[PageImage]], Iterable[Page]]) -> float:
     """Recognize the warm-up image once, so the first request does not load the models; the
     seconds it took."""
-    image = resources.files(__package__).joinpath(WARM_UP_IMAGE).read_bytes()
+    data = resources.files(__package__).joinpath(WARM_UP_IMAGE).read_bytes()
+    pages = list(image_pages(data, ImageFormat.PNG, max_pixels=WARM_UP_MAX_PIXELS))
     started = time.perf_counter()
-    recognize(image)
+    list(recognize(pages))
     return time.perf_counter() - started
+
+
+def recognize_image(
+    engine: OcrEngine,
+    data: bytes,
+    image_format: ImageFormat,
+    language: str | None = None,
+    *,
+    preprocessing: Preprocessing | None = None,
+    max_pixels: int = WARM_UP_MAX_PIXELS,
+) -> Recognition:
+    """Every page of an image input (not a PDF: recognition/ plans those), as they come: for
+    the engine tests, the benchmark and the warm-up."""
+    pages = image_pages(data, image_format, max_pixels=max_pixels)
+    recognized = engine.recognize(pages, language, preprocessing=preprocessing or NO_PREPROCESSING)
+    return Recognition(tuple(recognized), image_format)
 
 
 NO_PREPROCESSING = Preprocessing(filters=(), upscale_small_font=False, auto_invert=True)
@@ -148,22 +150,15 @@ class OcrEngine(Protocol):
 
     def recognize(
         self,
-        data: bytes,
-        image_format: ImageFormat,
-        scale: float | None = None,
+        pages: Iterable[PageImage],
         language: str | None = None,
         *,
         preprocessing: Preprocessing = NO_PREPROCESSING,
-        pages: PageRange | None = None,
-    ) -> Recognition:
-        """Every page of an image or document (or of `pages` only, for TIFF and PDF), resized
-        by `scale` first if given, in `language` (a name `languages.resolve` returned; the
-        engine's default if None).
+    ) -> Iterator[Page]:
+        """Each page image, recognized, in the order given (as model pages whose `to_input`
+        maps the engine's boxes onto the input page), in `language` (a name
+        `languages.resolve` returned; the engine's default if None).
 
         Raises MissingModelError when the language needs data that is not installed, and
-        OcrError (unreadable-image) when the engine cannot read the data."""
-        ...
-
-    def searchable_pdf(self, recognition: Recognition) -> bytes:
-        """The pages as a PDF with the recognized text under the images."""
+        OcrError (unreadable-image) when the engine cannot read a page."""
         ...

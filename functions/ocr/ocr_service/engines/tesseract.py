@@ -10,35 +10,26 @@ and the results are put back in page order. Started once, in Lambda's Init.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ocr_service.core.config import EngineSettings, Preprocessing
-from ocr_service.core.formats import ImageFormat
 from ocr_service.core.languages import TESSERACT_KNOWN, TESSERACT_PACKAGE, TesseractLanguages
+from ocr_service.document.model import PAGE_SEPARATOR, Block, Box, Line, Page, PageSource, Word
 from ocr_service.engines.port import (
     NO_PREPROCESSING,
-    PAGE_SEPARATOR,
     EngineSetupError,
-    Line,
     MissingModelError,
-    PageRange,
-    Recognition,
     SpeedModel,
     StartupTimings,
     warm_up,
 )
-from ocr_service.engines.tesseract_pages import decode_pages, prepare_page
-
-if TYPE_CHECKING:
-    from PIL.Image import Image
+from ocr_service.engines.tesseract_pages import prepare_page
+from ocr_service.inputs.pages import PageImage
 
 # Measured (make bench, one core): an A4 page of 8.7 megapixels takes about 2 s, orientation
 # detection included; PDF pages are rendered at PDF_DPI (tesseract_pages.py).
@@ -56,13 +47,6 @@ def worker_count(environ: dict[str, str] | None = None) -> int:
     if memory.isdigit():
         return max(1, min(cores, round(int(memory) / _VCPU_MEMORY_MB)))
     return cores
-
-
-@dataclass(frozen=True)
-class _PageResult:
-    text: str
-    lines: tuple[Line, ...]
-    image: Image | None
 
 
 class TesseractEngine:
@@ -87,7 +71,6 @@ class TesseractEngine:
         installed = {path.stem for path in self._tessdata.glob("*.traineddata")} - {_OSD}
         self.languages = TesseractLanguages(TESSERACT_KNOWN, installed)
         self._default = self.languages.resolve("LATIN")
-        self._keep_images = settings.searchable_pdf
         self._max_page_pixels = settings.max_page_pixels
         self._local = threading.local()  # per thread: {language: API object}, and the OSD one
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tesseract")
@@ -97,9 +80,7 @@ class TesseractEngine:
         language = None if self.languages.missing(default) else default
         create_s = time.perf_counter() - created
         warm_up_s = (
-            warm_up(lambda image: self.recognize(image, ImageFormat.PNG, language=language))
-            if settings.warm_up
-            else 0.0
+            warm_up(lambda pages: self.recognize(pages, language)) if settings.warm_up else 0.0
         )
         self.timings = StartupTimings(0.0, import_s, create_s, 0.0, warm_up_s)
 
@@ -121,34 +102,23 @@ class TesseractEngine:
 
     def recognize(
         self,
-        data: bytes,
-        image_format: ImageFormat,
-        scale: float | None = None,
+        pages: Iterable[PageImage],
         language: str | None = None,
         *,
         preprocessing: Preprocessing = NO_PREPROCESSING,
-        pages: PageRange | None = None,
-    ) -> Recognition:
+    ) -> Iterator[Page]:
         language = language or self._default
         if missing := self.languages.missing(language):
             raise self._missing(language, missing)
-        decoded = decode_pages(data, image_format, self._max_page_pixels, pages)
 
-        def one(page: Image) -> _PageResult:
-            return self._recognize_page(page, scale, language, preprocessing)
+        def one(page: PageImage) -> Page:
+            return self._recognize_page(page, language, preprocessing)
 
-        results = list(self._in_page_order(decoded, one))
-        return Recognition(
-            page_texts=tuple(result.text for result in results),
-            image_format=image_format,
-            trial_limited=False,
-            lines=tuple(result.lines for result in results),
-            native=(language, tuple(r.image for r in results)) if self._keep_images else None,
-        )
+        return self._in_page_order(iter(pages), one)
 
     def _in_page_order(
-        self, pages: Iterator[Image], work: Callable[[Image], _PageResult]
-    ) -> Iterator[_PageResult]:
+        self, pages: Iterator[PageImage], work: Callable[[PageImage], Page]
+    ) -> Iterator[Page]:
         """Run `work` on up to `workers` pages at once, decoding the next ones meanwhile (never
         all pages in memory at once); results in page order. One page runs on this thread."""
         first = next(pages, None)
@@ -166,30 +136,60 @@ class TesseractEngine:
         for future in pending:
             yield future.result()
 
-    def _recognize_page(
-        self, page: Image, scale: float | None, language: str, preprocessing: Preprocessing
-    ) -> _PageResult:
+    def _recognize_page(self, page: PageImage, language: str, preprocessing: Preprocessing) -> Page:
         api = self._api(language)
         osd = self._api(_OSD)
-        prepared = prepare_page(page, scale, preprocessing, osd)
+        prepared = prepare_page(page.image, preprocessing, osd)
         api.SetVariable("tessedit_do_invert", "1" if preprocessing.auto_invert else "0")
-        api.SetImage(prepared)
+        api.SetImage(prepared.image)
         api.Recognize()
-        text = (api.GetUTF8Text() or "").replace(PAGE_SEPARATOR, "\n").rstrip()
-        return _PageResult(text, self._lines(api), prepared if self._keep_images else None)
+        return Page(
+            number=page.number,
+            width=page.input_width,
+            height=page.input_height,
+            dpi=page.dpi,
+            source=PageSource.OCR,
+            blocks=self._blocks(api),
+            to_input=prepared.to_given.then(page.to_input),
+            language=language,
+            rotation=prepared.rotation,
+        )
 
-    def _lines(self, api: Any) -> tuple[Line, ...]:
-        level = self._tesserocr.RIL.TEXTLINE
+    def _blocks(self, api: Any) -> tuple[Block, ...]:
+        """Blocks, lines and words from Tesseract's result iterator, at word level."""
+        ril = self._tesserocr.RIL
+        blocks: list[Block] = []
         lines: list[Line] = []
-        for item in self._tesserocr.iterate_level(api.GetIterator(), level):
-            box = item.BoundingBox(level)
-            text = item.GetUTF8Text(level)
-            if box is None or not text or not text.strip():
-                continue
-            x1, y1, x2, y2 = box
-            confidence = round(item.Confidence(level) / 100, 4)  # Tesseract says 0..100
-            lines.append(Line(text.strip(), x1, y1, x2 - x1, y2 - y1, confidence))
-        return tuple(lines)
+        words: list[Word] = []
+        block_box = line_box = None
+        line_conf: float | None = None
+
+        def close_line() -> None:
+            if words and line_box is not None:
+                lines.append(Line(tuple(words), line_box, line_conf))
+            words.clear()
+
+        def close_block() -> None:
+            close_line()
+            if lines and block_box is not None:
+                blocks.append(Block(tuple(lines), block_box))
+            lines.clear()
+
+        for item in self._tesserocr.iterate_level(api.GetIterator(), ril.WORD):
+            if item.IsAtBeginningOf(ril.BLOCK):
+                close_block()
+                block_box = _box(item.BoundingBox(ril.BLOCK))
+            if item.IsAtBeginningOf(ril.TEXTLINE):
+                close_line()
+                line_box = _box(item.BoundingBox(ril.TEXTLINE))
+                line_conf = round(item.Confidence(ril.TEXTLINE) / 100, 4)
+            text = (item.GetUTF8Text(ril.WORD) or "").replace(PAGE_SEPARATOR, " ").strip()
+            box = _box(item.BoundingBox(ril.WORD))
+            if text and box is not None:
+                # Tesseract says 0..100; the model says 0..1.
+                words.append(Word(text, box, round(item.Confidence(ril.WORD) / 100, 4)))
+        close_block()
+        return tuple(blocks)
 
     def _api(self, language: str) -> Any:
         """This thread's API object for `language`, created on first use."""
@@ -217,17 +217,9 @@ class TesseractEngine:
             ", ".join(f"{code}.traineddata" for code in missing),
         )
 
-    def searchable_pdf(self, recognition: Recognition) -> bytes:
-        """Tesseract's own PDF renderer: each page image with its text underneath. It reads
-        pages from a file and recognizes them again, so it costs about one more recognition."""
-        if recognition.native is None:
-            raise RuntimeError("the engine was started without searchable PDF output")
-        language, images = recognition.native
-        with tempfile.TemporaryDirectory(prefix="ocr-pdf-") as scratch:
-            pages = Path(scratch) / "pages.tiff"
-            images[0].save(pages, "TIFF", save_all=True, append_images=list(images[1:]))
-            with self._tesserocr.PyTessBaseAPI(path=str(self._tessdata), lang=language) as api:
-                api.SetVariable("tessedit_create_pdf", "1")
-                if not api.ProcessPages(str(Path(scratch) / "searchable"), str(pages)):
-                    raise RuntimeError("Tesseract's PDF renderer failed")
-            return (Path(scratch) / "searchable.pdf").read_bytes()
+
+def _box(box: tuple[int, int, int, int] | None) -> Box | None:
+    if box is None:
+        return None
+    left, top, right, bottom = box
+    return Box(left, top, right, bottom)

@@ -85,7 +85,7 @@ def normalize_bytes(
 
     name = image_format.value.upper()
     try:
-        with _pixel_limit(max_pixels), Image.open(io.BytesIO(data), formats=[name]) as image:
+        with pixel_limit(max_pixels), Image.open(io.BytesIO(data), formats=[name]) as image:
             if image_format is ImageFormat.TIFF:
                 return _normalize_tiff(image, data), image_format
             if image_format is not ImageFormat.WEBP and not needs_normalizing(image):
@@ -186,7 +186,7 @@ def _resolution(dpi: object) -> dict[str, object]:
 
 
 @contextmanager
-def _pixel_limit(max_pixels: int) -> Iterator[None]:
+def pixel_limit(max_pixels: int) -> Iterator[None]:
     """Pillow's limit set to the caller's while one input is opened and decoded, then put
     back. Decodes in one process run one at a time: Lambda sends one event at a time."""
     from PIL import Image  # noqa: PLC0415

@@ -1,36 +1,56 @@
-"""From an object's bytes to its text: format, headers, limits, language, normalisation,
-scaling, and the engine. Shared by the Lambda pipeline and the local command line, so both
-refuse the same inputs with the same reasons and recognize the rest the same way."""
+"""From an object's bytes to its document: format, headers, limits, language, which pages need
+the engine, and the engine. Shared by the Lambda pipeline, the page tasks and the local command
+line, so all refuse the same inputs with the same reasons and read the rest the same way.
+
+A PDF page whose own text layer is usable is read from it (exact, milliseconds, no engine);
+only the other pages are rendered and recognized (OCR_PDF_TEXT, inputs/pdf.py's `decide`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ocr_service.core.config import Limits, Preprocessing, Settings
+from ocr_service.core.config import Limits, PdfTextMode, Preprocessing, Settings
 from ocr_service.core.failures import OcrError, Reason
-from ocr_service.core.formats import identify
+from ocr_service.core.formats import ImageFormat, identify
 from ocr_service.core.languages import (
     DEFAULT_LANGUAGE,
     LanguageChoice,
     LanguagePolicy,
     UnknownLanguageError,
 )
-from ocr_service.engines.port import NO_PREPROCESSING, OcrEngine, PageRange, Recognition
+from ocr_service.document.model import Document, Page, PageSource
+from ocr_service.engines.port import NO_PREPROCESSING, OcrEngine
 from ocr_service.inputs.image_info import ImageInfo, inspect_image
-from ocr_service.inputs.normalize import normalize_bytes
+from ocr_service.inputs.pages import image_pages, pdf_pages
+from ocr_service.inputs.pdf import PdfInput, decide
 
 
 @dataclass(frozen=True)
 class Examined:
-    """An input that passed every check, ready for the engine."""
+    """An input that passed every header check, ready to plan."""
 
     data: bytes
     info: ImageInfo
 
 
+@dataclass(frozen=True)
+class PagePlan:
+    """Which pages of an input are read from its text layer, and which are recognized."""
+
+    page_count: int
+    text_layer: tuple[int, ...]
+    ocr: tuple[int, ...]
+
+    @property
+    def pages(self) -> tuple[int, ...]:
+        return tuple(sorted((*self.text_layer, *self.ocr)))
+
+
 class DocumentRecognizer:
-    """Checks inputs against the limits and recognizes them with one engine."""
+    """Checks inputs against the limits, plans their pages and reads them with one engine."""
 
     def __init__(
         self,
@@ -40,12 +60,14 @@ class DocumentRecognizer:
         languages: LanguagePolicy | None = None,
         max_image_side: int = 0,
         preprocessing: Preprocessing = NO_PREPROCESSING,
+        pdf_text: PdfTextMode = PdfTextMode.AUTO,
     ) -> None:
         self._preprocessing = preprocessing
         self.engine = engine
         self.limits = limits
         self._languages = languages or LanguagePolicy(DEFAULT_LANGUAGE, {}, engine.languages)
         self._max_image_side = max_image_side
+        self.pdf_text = pdf_text
 
     @classmethod
     def configured(cls, engine: OcrEngine, settings: Settings) -> DocumentRecognizer:
@@ -59,6 +81,7 @@ class DocumentRecognizer:
             ),
             max_image_side=settings.max_image_side,
             preprocessing=settings.preprocessing,
+            pdf_text=settings.pdf_text,
         )
 
     def examine(self, data: bytes) -> Examined:
@@ -87,37 +110,60 @@ class DocumentRecognizer:
         except UnknownLanguageError as error:
             raise OcrError(Reason.UNKNOWN_LANGUAGE, str(error)) from error
 
-    def recognize(
-        self, examined: Examined, language: str, pages: PageRange | None = None
-    ) -> Recognition:
-        """Recognize an examined input; raise OcrError when the engine cannot.
-
-        Whatever the engine, the input is normalised first (EXIF orientation, colour modes a
-        scanner, phone or screenshot produces, transparency, WEBP); inputs that need none of
-        it reach the engine as they came, undecoded."""
-        data, image_format = normalize_bytes(
-            examined.data, examined.info.image_format, max_pixels=self.limits.max_pixels
-        )
-        try:
-            return self.engine.recognize(
-                data,
-                image_format,
-                self._scale(examined.info),
-                language,
-                preprocessing=self._preprocessing,
-                pages=pages,
+    def plan(self, examined: Examined, pages: Collection[int] | None = None) -> PagePlan:
+        """Which of `pages` (default: all) come from the text layer and which need the engine.
+        Images have no text layer; a PDF's pages are profiled one by one (milliseconds each)."""
+        info = examined.info
+        wanted = sorted(pages) if pages is not None else range(1, info.pages + 1)
+        if info.image_format is not ImageFormat.PDF:
+            return PagePlan(info.pages, (), tuple(wanted))
+        with self._pdf(examined) as pdf:
+            wanted = [number for number in wanted if number <= pdf.page_count]
+            sources = {number: decide(pdf.profile(number), self.pdf_text) for number in wanted}
+            return PagePlan(
+                pdf.page_count,
+                tuple(n for n in wanted if sources[n] is PageSource.TEXT_LAYER),
+                tuple(n for n in wanted if sources[n] is PageSource.OCR),
             )
+
+    def recognize(self, examined: Examined, language: str, plan: PagePlan) -> Document:
+        """The planned pages, in page order: text-layer pages read, the others recognized.
+        Raises OcrError when a page cannot be read or the engine cannot recognize it."""
+        try:
+            pages = self._read(examined, language, plan)
         except OcrError:
             raise
         except RuntimeError as error:  # the native engine failed in a way it does not name
             raise OcrError(
                 Reason.ENGINE_ERROR, f"the {self.engine.name} engine failed: {error}"
             ) from error
+        ordered = tuple(sorted(pages, key=lambda page: page.number))
+        return Document(ordered, language, any(page.trial_limited for page in ordered))
 
-    def _scale(self, info: ImageInfo) -> float | None:
-        """The factor that brings an image's long side down to the configured maximum:
-        fewer pixels, faster recognition, text still legible (README, "Sizing")."""
-        longest = max(info.width, info.height)
-        if not self._max_image_side or longest <= self._max_image_side:
-            return None  # PDF pages have no known size (0) and are never scaled here
-        return self._max_image_side / longest
+    def _read(self, examined: Examined, language: str, plan: PagePlan) -> list[Page]:
+        limits = self.limits
+        info = examined.info
+        preprocessing = self._preprocessing
+        if info.image_format is not ImageFormat.PDF:
+            images = image_pages(
+                examined.data,
+                info.image_format,
+                max_pixels=limits.max_pixels,
+                max_side=self._max_image_side,
+                numbers=None if len(plan.ocr) == info.pages else plan.ocr,
+            )
+            return list(self.engine.recognize(images, language, preprocessing=preprocessing))
+        with self._pdf(examined) as pdf:
+            read = [pdf.text_page(number) for number in plan.text_layer]
+            if plan.ocr:
+                rendered = pdf_pages(pdf, plan.ocr, max_pixels=limits.max_pixels)
+                read += self.engine.recognize(rendered, language, preprocessing=preprocessing)
+            return read
+
+    @contextmanager
+    def _pdf(self, examined: Examined) -> Iterator[PdfInput]:
+        pdf = PdfInput.open(examined.data, max_text_chars=self.limits.max_text_chars)
+        try:
+            yield pdf
+        finally:
+            pdf.close()
