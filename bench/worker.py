@@ -185,8 +185,9 @@ def measure(task: Task) -> MeasureResult:
         bare=bare_calls,
         rss_after_init_mb=rss_after_init,
         peak_rss_mb=peak_rss_mb(),
-        text=text or handler_text,
-        handler_text_matches_bare=handler_text == text if text else None,
+        text=text if bare_calls else handler_text,
+        # Trial mode may return no text at all for a short image: "" must still match "".
+        handler_text_matches_bare=handler_text == text if bare_calls else None,
     )
 
 

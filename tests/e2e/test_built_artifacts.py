@@ -8,11 +8,13 @@ the runtime's Python (python3.12, from the template), Lambda's sys.path and envi
 unprivileged user, a fresh /tmp, and no network but a local S3 (moto) in its own network
 namespace. See that module for the details.
 
-- Aspose (the default): one cold start and one invocation; trial mode, so only the words it
-  reliably keeps are checked.
-- Tesseract: one cold start and two invocations in the same process (a cold one, then a warm
-  one), each from its own S3 put event: a Latin page, and a Russian+English page whose object
-  asks for `ru+en` in its metadata. No trial mode here: both texts must be exact.
+- Aspose (the default): one cold start and two invocations: a page (trial mode, so only the
+  words it reliably keeps are checked), and a born-digital PDF, read from its text layer
+  exactly (no engine, so no trial cut).
+- Tesseract: one cold start and three invocations in the same process (a cold one, then warm
+  ones), each from its own S3 put event: a Latin page, a Russian+English page whose object
+  asks for `ru+en` in its metadata, and the born-digital PDF. No trial mode here: every text
+  must be exact.
 
 Needs root (namespaces, mounts, chroot): elsewhere these tests skip, except with CI=true, where
 they fail rather than pass without having run.
@@ -34,7 +36,6 @@ from urllib.parse import quote
 import pytest
 
 from ocr_service.aws.storage import TEXT_CONTENT_TYPE
-from ocr_service.engines.aspose import TRIAL_WARNING
 from tests.e2e.sandbox.lambda_sandbox import (
     FunctionConfig,
     SandboxError,
@@ -44,6 +45,7 @@ from tests.e2e.sandbox.lambda_sandbox import (
     sandbox_unavailable_reason,
 )
 from tests.support.samples import DEMO_WORDS
+from tools.pdf_samples import born_digital_pdf
 from tools.samples import DEMO_LINES, render_lines
 from tools.template_env import function_property, function_runtime, load_template
 
@@ -62,6 +64,12 @@ MIXED_LINES = (
 )
 MIXED_KEY = "letters/письмо ru+en.png"
 MIXED_METADATA = {"ocr-language": "ru+en"}  # x-amz-meta-ocr-language
+PDF_KEY = "reports/born digital.pdf"
+PDF_PAGES = (
+    ("Quarterly report for Acme", "Revenue grew by 12 percent", "Grüße aus Köln, привет"),
+    ("Second page", "the end"),
+)
+PDF_TEXT = "\f".join("\n".join(lines) for lines in PDF_PAGES)
 SAM_BUILD_TIMEOUT_S = 1800
 SANDBOX_TIMEOUT_S = 900
 
@@ -187,11 +195,13 @@ def aspose_report(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
     """The Aspose deployment: one cold start and one invocation on an uploaded PNG."""
-    image = tmp_path_factory.mktemp("aspose-input") / "page.png"
+    inputs = tmp_path_factory.mktemp("aspose-input")
+    image, pdf = inputs / "page.png", inputs / "born.pdf"
     image.write_bytes(render_lines())
+    pdf.write_bytes(born_digital_pdf(PDF_PAGES))
     return run_deployment(
         "aspose",
-        [UploadSpec(KEY, image)],
+        [UploadSpec(KEY, image), UploadSpec(PDF_KEY, pdf)],
         build_dir=sam_build,
         runtime_dir=runtime_dir,
         probes=["tesserocr"],
@@ -208,12 +218,17 @@ def tesseract_report(
     """The Tesseract deployment: one cold start, then an invocation per uploaded PNG (a Latin
     page; a Russian+English page with x-amz-meta-ocr-language: ru+en)."""
     inputs = tmp_path_factory.mktemp("tesseract-input")
-    latin, mixed = inputs / "latin.png", inputs / "mixed.png"
+    latin, mixed, pdf = inputs / "latin.png", inputs / "mixed.png", inputs / "born.pdf"
     latin.write_bytes(render_lines(DEMO_LINES))
     mixed.write_bytes(render_lines(MIXED_LINES, width=1100, font_size=36))
+    pdf.write_bytes(born_digital_pdf(PDF_PAGES))
     return run_deployment(
         "tesseract",
-        [UploadSpec(KEY, latin), UploadSpec(MIXED_KEY, mixed, MIXED_METADATA)],
+        [
+            UploadSpec(KEY, latin),
+            UploadSpec(MIXED_KEY, mixed, MIXED_METADATA),
+            UploadSpec(PDF_KEY, pdf),
+        ],
         build_dir=sam_build,
         runtime_dir=runtime_dir,
         probes=["aspose", "tesserocr"],
@@ -259,9 +274,9 @@ def output_for(report: dict[str, Any], invocation: int, key: str) -> dict[str, A
 
 def test_put_event_becomes_text_in_output_bucket(aspose_report: dict[str, Any]) -> None:
     report = aspose_report
-    assert len(report["invocations"]) == 1, describe(report)
+    assert len(report["invocations"]) == 2, describe(report)
     output = output_for(report, 0, KEY)
-    assert [o["key"] for o in report["outputs"]] == [KEY + ".txt"]
+    assert sorted(o["key"] for o in report["outputs"]) == sorted([KEY + ".txt", PDF_KEY + ".txt"])
     metadata = output["metadata"]
     engine_log = report["lambda_process"]["engine_started_log"]
     assert engine_log is not None, describe(report)
@@ -273,7 +288,7 @@ def test_put_event_becomes_text_in_output_bucket(aspose_report: dict[str, Any]) 
     text = output["body"]
     missing = [word for word in DEMO_WORDS if word not in text]
     assert missing == [], f"words {missing} not in {text!r}"
-    assert TRIAL_WARNING in text  # trial mode says so in the text itself
+    assert len(text) <= 300  # trial mode: the metadata says engine-licensed false
 
 
 def test_aspose_deployment_runs_the_aspose_layer_only(aspose_report: dict[str, Any]) -> None:
@@ -289,13 +304,33 @@ def test_aspose_deployment_runs_the_aspose_layer_only(aspose_report: dict[str, A
     assert "tessdata" not in runtime["opt"]["/opt"]
 
 
+def test_each_deployment_reads_a_born_digital_pdf_exactly(
+    deployment_report: tuple[str, dict[str, Any]],
+) -> None:
+    """Its text layer, read with the function's own PDFium: exact in both deployments, with
+    no engine call (so no trial cut with Aspose)."""
+    engine, report = deployment_report
+    invocation = len(report["invocations"]) - 1  # the PDF is each deployment's last upload
+    output = output_for(report, invocation, PDF_KEY)
+    assert output["body"] == PDF_TEXT
+    metadata = output["metadata"]
+    assert (metadata["page-count"], metadata["text-layer-pages"], metadata["ocr-pages"]) == (
+        "2",
+        "2",
+        "0",
+    )
+    assert metadata["ocr-engine"] == engine
+
+
 # --- Tesseract (OcrEngine=tesseract) -------------------------------------------------------------
 
 
 def test_tesseract_put_event_becomes_the_exact_text(tesseract_report: dict[str, Any]) -> None:
     report = tesseract_report
-    assert [i["error"] for i in report["invocations"]] == [None, None], describe(report)
-    assert sorted(o["key"] for o in report["outputs"]) == sorted([KEY + ".txt", MIXED_KEY + ".txt"])
+    assert [i["error"] for i in report["invocations"]] == [None] * 3, describe(report)
+    assert sorted(o["key"] for o in report["outputs"]) == sorted(
+        [KEY + ".txt", MIXED_KEY + ".txt", PDF_KEY + ".txt"]
+    )
     output = output_for(report, 0, KEY)
     # No trial mode: every word of every line, in order.
     assert output["body"].split() == words(DEMO_LINES), output["body"]

@@ -27,6 +27,7 @@ from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.deployment import INPUT_BUCKET, OUTPUT_BUCKET
 from tests.support.uploads import event_of, output_keys, text_of, upload
 from tools.fake_engine import FakeEngine
+from tools.pdf_samples import born_digital_pdf, mixed_pdf, report_pages
 from tools.samples import render_document
 
 CLOCK = Clock(lambda: 900_000, 900_000)
@@ -204,3 +205,48 @@ def test_short_documents_and_images_are_not_split(s3: Any, fake_engine: FakeEngi
     result = pipeline.process_refs(event_of(upload(s3, "short.tif", render_document(10))), CLOCK)
     assert [s.key for s in result.succeeded] == ["short.tif"]
     assert queue.bodies == []
+
+
+def test_only_the_pages_that_need_the_engine_fan_out(s3: Any, fake_engine: FakeEngine) -> None:
+    """A mixed PDF: its 12 scanned pages go to two tasks; its 12 text pages are read by the
+    assembler, exactly, and the document comes out whole and in order."""
+    lines = [[f"Page {number} line {line}" for line in range(3)] for number in range(1, 25)]
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue, "json")
+    pipeline.process_refs(event_of(upload(s3, "mixed.pdf", mixed_pdf(lines))), CLOCK)
+
+    tasks = queue.tasks()
+    assert [t.pages for t in tasks] == [tuple(range(2, 21, 2)), (22, 24)]
+    outcomes = [pipeline.process_task(task, CLOCK) for task in tasks]
+    assert [type(o) for o in outcomes] == [Skipped, Succeeded]
+    assert sorted(fake_engine.page_sets) == [tuple(range(2, 21, 2)), (22, 24)]
+    pages = text_of(s3, "mixed.pdf.txt").split("\f")
+    assert len(pages) == 24
+    assert all(pages[n - 1] == "\n".join(lines[n - 1]) for n in range(1, 25, 2))
+    assert all(pages[n - 1].startswith(f"page {n} of fake text") for n in range(2, 25, 2))
+    metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="mixed.pdf.txt")["Metadata"]
+    assert (metadata["text-layer-pages"], metadata["ocr-pages"]) == ("12", "12")
+    sidecar = json.loads(text_of(s3, "mixed.pdf.json"))
+    assert [p["source"] for p in sidecar["pages"][:2]] == ["text-layer", "ocr"]
+
+
+def test_a_long_born_digital_pdf_is_read_in_one_invocation(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    """60 pages with a text layer: no task, no engine, and the time check counts no page
+    (60 recognized pages would need far more than this invocation's minute)."""
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue)
+    pages = report_pages(60, lines_per_page=5)
+    one_minute = Clock(lambda: 60_000, 60_000)
+
+    result = pipeline.process_refs(
+        event_of(upload(s3, "book.pdf", born_digital_pdf(pages))), one_minute
+    )
+
+    assert [s.key for s in result.succeeded] == ["book.pdf"]
+    assert queue.bodies == [] and fake_engine.calls == []
+    text = text_of(s3, "book.pdf.txt")
+    assert text == "\f".join("\n".join(page) for page in pages)
+    metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="book.pdf.txt")["Metadata"]
+    assert (metadata["page-count"], metadata["text-layer-pages"]) == ("60", "60")

@@ -55,21 +55,27 @@ def image_pages(
     """The pages of an image input (a TIFF's frames, else its one image), or only `numbers`
     (from 1), normalised and scaled so the long side is at most `max_side` (0: as they are).
     OcrError (unreadable-image) when a page cannot be decoded."""
-    from PIL import Image, ImageSequence  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
 
     name = image_format.value.upper()
     try:
-        with pixel_limit(max_pixels), Image.open(io.BytesIO(data), formats=[name]) as opened:
-            frames = (
-                ImageSequence.Iterator(opened) if image_format is ImageFormat.TIFF else [opened]
-            )
-            for number, frame in enumerate(frames, start=1):
+        # Pillow's bomb limit is process-wide: it is set only while a frame is opened, sought
+        # and decoded, never while a page is out with the caller (a page left unconsumed, or
+        # an exception that keeps this generator alive, must not hold the lock).
+        with pixel_limit(max_pixels):
+            opened = Image.open(io.BytesIO(data), formats=[name])
+        with opened:
+            count = getattr(opened, "n_frames", 1) if image_format is ImageFormat.TIFF else 1
+            for number in range(1, count + 1):
                 if numbers is not None and number not in numbers:
                     if number > max(numbers, default=0):
                         break
                     continue
-                frame.load()
-                yield _page(number, frame, max_side)
+                with pixel_limit(max_pixels):
+                    opened.seek(number - 1)
+                    opened.load()
+                    page = _page(number, opened, max_side)
+                yield page
     except (*_DECODE_ERRORS, Image.DecompressionBombError) as error:
         raise OcrError(
             Reason.UNREADABLE_IMAGE, f"the {name} image could not be decoded: {error}"
