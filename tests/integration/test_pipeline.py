@@ -678,3 +678,49 @@ def test_an_engine_crash_is_recorded_and_heals(s3: Any, fake_engine: FakeEngine)
     [failure] = result.failed
     assert (failure.reason, failure.retryable) == (Reason.ENGINE_ERROR, False)
     assert "native engine aborted" in failure.message
+
+
+def test_bad_pdfs_fail_clearly_and_lose_no_neighbour(s3: Any, fake_engine: FakeEngine) -> None:
+    """A user-password PDF, a text layer over the limit and a damaged cross-reference table,
+    in one event with an image: each ends as its own result."""
+    from tools.pdf_samples import born_digital_pdf, damaged_xref_pdf, encrypted_pdf
+
+    limits = Limits(
+        max_object_bytes=10**7, max_pixels=5_000_000, max_pages=10, max_text_chars=2_000
+    )
+    bodies = {
+        "locked.pdf": encrypted_pdf("secret", "owner"),
+        "owner-only.pdf": encrypted_pdf(None, "owner"),
+        "verbose.pdf": born_digital_pdf([["many words in this line"] * 40] * 3),
+        "damaged.pdf": damaged_xref_pdf(),
+        "photo.png": PNG,
+    }
+    uploads = [upload(s3, key, body) for key, body in bodies.items()]
+
+    result = make_pipeline(s3, fake_engine, limits).process_refs(event_of(*uploads))
+
+    assert sorted(s.key for s in result.succeeded) == ["damaged.pdf", "owner-only.pdf", "photo.png"]
+    assert {f.key: f.reason for f in result.failed} == {
+        "locked.pdf": Reason.ENCRYPTED_DOCUMENT,
+        "verbose.pdf": Reason.TOO_MUCH_TEXT,
+    }
+    assert "password" in read_json(s3, "locked.pdf.error.json")["message"]
+    assert "OCR_MAX_TEXT_CHARS" in read_json(s3, "verbose.pdf.error.json")["message"]
+    assert fake_engine.calls == seen(PNG)  # no PDF page here needed the engine
+
+
+def test_a_pdf_page_too_large_to_render_is_refused_before_rendering(
+    s3: Any, fake_engine: FakeEngine
+) -> None:
+    """200 x 200 inches: even at 150 dpi, 900 megapixels. Its text layer would serve in
+    `auto`; to be recognized (`ocr`) it would have to be rendered, and it is not."""
+    from ocr_service.core.config import PdfTextMode
+    from tools.pdf_samples import sized_pdf
+
+    recognizer = DocumentRecognizer(fake_engine, DEFAULT_LIMITS, pdf_text=PdfTextMode.OCR)
+    pipeline = OcrPipeline(recognizer, S3ObjectStore(s3), OUTPUT_BUCKET)
+    result = pipeline.process_refs(event_of(upload(s3, "poster.pdf", sized_pdf(14_400, 14_400))))
+
+    assert [f.reason for f in result.failed] == [Reason.TOO_MANY_PIXELS]
+    assert "OCR_MAX_PIXELS" in read_json(s3, "poster.pdf.error.json")["message"]
+    assert fake_engine.calls == []
