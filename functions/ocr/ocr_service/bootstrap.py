@@ -37,9 +37,9 @@ Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 # Standard retry mode backs off on throttling; timeouts stay well inside the function's own.
 CLIENT_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=30)
 TRIAL_MODE_WARNING = (
-    "TRIAL MODE: no Aspose license is configured; each page's text is cut to at most 300 "
-    "characters and ends with a 'Trial Licenses' banner. Set OCR_LICENSE_PATH, "
-    "OCR_LICENSE_SECRET_ID or OCR_LICENSE_PARAMETER."
+    "TRIAL MODE: no Aspose license is configured; each recognized page's text is cut to at "
+    "most 300 characters (PDF pages read from their text layer are not). Set "
+    "OCR_LICENSE_PATH, OCR_LICENSE_SECRET_ID or OCR_LICENSE_PARAMETER."
 )
 
 

@@ -50,6 +50,31 @@ def publication_of(
     )
 
 
+def outcome_of(
+    source: ObjectVersion,
+    keys: ResultKeys,
+    document: Document,
+    published: Published,
+    *,
+    input_bytes: int,
+    seconds: float,
+) -> Outcome:
+    """What publishing a document's results made of the object."""
+    if published is not Published.WRITTEN:
+        return Skipped(source.bucket, source.key, source.version_id, Skip(published.value))
+    return Succeeded(
+        source.bucket,
+        source.key,
+        source.version_id,
+        keys.text,
+        document.page_count,
+        len(document.text),
+        input_bytes,
+        round(seconds, 3),
+        text_layer_pages=document.count(PageSource.TEXT_LAYER),
+    )
+
+
 @dataclass(frozen=True)
 class Splitter:
     """Where long documents' page tasks go, and how many pages a task gets."""
@@ -200,18 +225,8 @@ class PageTaskRunner:
         published = self._publisher.publish(
             source, keys, publication_of(document, source, examined, recognizer)
         )
-        if published is not Published.WRITTEN:
-            return Skipped(source.bucket, source.key, source.version_id, Skip(published.value))
-        return Succeeded(
-            source.bucket,
-            source.key,
-            source.version_id,
-            keys.text,
-            document.page_count,
-            len(document.text),
-            len(source_object.body),
-            0.0,
-            text_layer_pages=document.count(PageSource.TEXT_LAYER),
+        return outcome_of(
+            source, keys, document, published, input_bytes=len(source_object.body), seconds=0.0
         )
 
 

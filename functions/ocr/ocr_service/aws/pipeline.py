@@ -21,15 +21,20 @@ from aws_lambda_powertools import Logger
 
 from ocr_service.aws.event_shapes import ObjectRef
 from ocr_service.aws.fanout import PageTask
-from ocr_service.aws.outcomes import InvocationResult, Outcome, Skip, Skipped, Succeeded, report
-from ocr_service.aws.page_tasks import PageTaskRunner, Splitter, ocr_work, publication_of
+from ocr_service.aws.outcomes import InvocationResult, Outcome, Skip, Skipped, report
+from ocr_service.aws.page_tasks import (
+    PageTaskRunner,
+    Splitter,
+    ocr_work,
+    outcome_of,
+    publication_of,
+)
 from ocr_service.aws.publishing import STORAGE_ERRORS, Publisher
-from ocr_service.aws.results import ObjectVersion, Published, ResultKeys, ResultWriter, result_keys
+from ocr_service.aws.results import ObjectVersion, ResultKeys, ResultWriter, result_keys
 from ocr_service.aws.storage import DownloadedObject, ObjectStore
 from ocr_service.aws.telemetry import NoTelemetry, PipelineTelemetry
 from ocr_service.aws.time_budget import Clock, RemainingMillis
 from ocr_service.core.failures import OcrError, Reason
-from ocr_service.document.model import PageSource
 from ocr_service.recognition.recognizer import DocumentRecognizer
 
 logger = Logger(child=True)
@@ -162,16 +167,6 @@ class OcrPipeline:
         publication = publication_of(document, source, examined, recognizer)
         with self._telemetry.span("upload"):
             published = self._publisher.publish(source, keys, publication)
-        if published is not Published.WRITTEN:
-            return Skipped(ref.bucket, ref.key, source.version_id, Skip(published.value))
-        return Succeeded(
-            ref.bucket,
-            ref.key,
-            source.version_id,
-            keys.text,
-            document.page_count,
-            len(document.text),
-            len(source_object.body),
-            round(seconds, 3),
-            text_layer_pages=document.count(PageSource.TEXT_LAYER),
+        return outcome_of(
+            source, keys, document, published, input_bytes=len(source_object.body), seconds=seconds
         )

@@ -164,14 +164,17 @@ class Settings:
     pdf_text: PdfTextMode = PdfTextMode.AUTO
 
 
-def _pdf_text(environ: Mapping[str, str], problems: list[str]) -> PdfTextMode:
-    raw = environ.get("OCR_PDF_TEXT", "").strip().lower() or PdfTextMode.AUTO.value
+def _choice[Choice: enum.StrEnum](
+    environ: Mapping[str, str], name: str, default: Choice, what: str, problems: list[str]
+) -> Choice:
+    """One of an enumeration's values, in any case; the default when unset."""
+    raw = environ.get(name, "").strip().lower() or default.value
     try:
-        return PdfTextMode(raw)
+        return type(default)(raw)
     except ValueError:
-        accepted = ", ".join(mode.value for mode in PdfTextMode)
-        problems.append(f"OCR_PDF_TEXT={raw!r} is not a mode; choose from {accepted}")
-        return PdfTextMode.AUTO
+        accepted = ", ".join(choice.value for choice in type(default))
+        problems.append(f"{name}={raw!r} is not {what}; choose from {accepted}")
+        return default
 
 
 def _flag(environ: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:
@@ -251,19 +254,9 @@ def _outputs(environ: Mapping[str, str]) -> frozenset[str]:
     return frozenset({"txt"} | named) - {""}
 
 
-def _engine_kind(environ: Mapping[str, str], problems: list[str]) -> EngineKind:
-    raw = environ.get("OCR_ENGINE", "").strip().lower() or EngineKind.ASPOSE.value
-    try:
-        return EngineKind(raw)
-    except ValueError:
-        accepted = ", ".join(kind.value for kind in EngineKind)
-        problems.append(f"OCR_ENGINE={raw!r} is not an engine; choose from {accepted}")
-        return EngineKind.ASPOSE
-
-
 def _engine_settings(environ: Mapping[str, str], problems: list[str]) -> EngineSettings:
     return EngineSettings(
-        kind=_engine_kind(environ, problems),
+        kind=_choice(environ, "OCR_ENGINE", EngineKind.ASPOSE, "an engine", problems),
         tessdata_dir=_optional_path(environ, "OCR_TESSDATA_DIR") or DEFAULT_TESSDATA_DIR,
         default_language=environ.get("OCR_LANGUAGE", "").strip() or DEFAULT_LANGUAGE,
         max_page_pixels=_positive_int(environ, "OCR_MAX_PIXELS", DEFAULT_LIMITS.max_pixels, []),
@@ -318,7 +311,7 @@ def load_settings(
         language_by_prefix = {}
     engine = _engine_settings(environ, problems)
     pages_per_task = _positive_int(environ, "OCR_PAGES_PER_TASK", DEFAULT_PAGES_PER_TASK, problems)
-    pdf_text = _pdf_text(environ, problems)
+    pdf_text = _choice(environ, "OCR_PDF_TEXT", PdfTextMode.AUTO, "a mode", problems)
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return Settings(

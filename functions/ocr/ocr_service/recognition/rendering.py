@@ -8,6 +8,7 @@ recognized again: the words and their boxes are the model's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -94,6 +95,6 @@ def _searchable_pdf(document: Document, source: SourceInput) -> bytes:
 
 
 def _json(document: Mapping[str, object]) -> bytes:
-    import json  # noqa: PLC0415
-
-    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+    """Compact: a page of words is thousands of objects (indented, a 10-page born-digital
+    PDF's sidecar measured 1.7 MB; compact, about 0.6 MB)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
