@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # one line per object is noise
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # the table, not the trial warnings
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     selected = cases(args.quick)
     rows = [row for name in args.engines.split(",") for row in run_engine(name, selected)]

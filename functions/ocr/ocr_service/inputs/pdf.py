@@ -34,7 +34,7 @@ MIN_RENDER_DPI = 150
 POINTS_PER_INCH = 72
 
 # The decision rule's thresholds, set between the values measured with PDFium on the PDFs of
-# tests/support/pdfs.py (tests/unit/test_pdf_input.py checks every one's decision):
+# tools/pdf_samples.py (tests/unit/test_pdf_input.py checks every one's decision):
 # - unmapped share: every born-digital, encrypted, repaired, OCR-layer and stamped page 0.00;
 #   the font without a ToUnicode map 1.00 (95 of 95 characters; 1855 of 1855 on a full page).
 #   A few symbols without Unicode (a symbol font's bullets) stay far below a tenth, and a
