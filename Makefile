@@ -33,7 +33,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.12 on PATH; the virtualenv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup lock demo bench-documents test test-unit test-integration test-engine test-e2e test-infrastructure lint build validate invoke local-s3 up deploy redrive backfill reprocess load bench clean FORCE
+.PHONY: help setup lock demo bench-documents bench-accuracy test test-unit test-integration test-engine test-e2e test-infrastructure lint build validate invoke local-s3 up deploy redrive backfill reprocess load bench clean FORCE
 
 help:
 	@echo "make demo [ENGINE=tesseract] [IMAGE=scan.png]   set up, then recognize a sample through a local S3 and the handler"
@@ -48,6 +48,7 @@ help:
 	@echo "make backfill STACK=<name> [PREFIX=...] [RATE=50] [RESTART=1] [MAX=N] [DRY_RUN=1] [LOCAL=1]   enqueue objects already in the input bucket (resumable)"
 	@echo "make load [LOAD_OBJECTS=300] [LONG=2] [ENGINE=aspose|tesseract] [WORKERS=2] [BATCH=N] [FAKE=1]   uploads through the make-up topology (worker processes, SQS retries, DLQ), long documents too; checks every result"
 	@echo "make bench [SAMPLES=../shared/ocr-samples]   speed, memory and cost, side by side (tables + bench/results/*.json), then bench-documents"
+	@echo "make bench-accuracy [SAMPLES=dir] [ENGINE=tesseract] [CHECK=1]   CER, WER, word-bag F1, seconds and confidence per category on real images with .gt.txt truths"
 	@echo "make bench-documents [ENGINE=tesseract]   PDFs through the handler: text layer (auto) against ocr, mixed, scanned, searchable-PDF sizes"
 	@echo "make lint      ruff and mypy --strict"
 	@echo "make lock [UPGRADE=1]   re-pin the dev dependencies (requirements-dev.lock) and the function's requirements.txt"
@@ -144,6 +145,12 @@ load: setup
 bench: setup
 	$(PY) -m bench.bench $(if $(SAMPLES),--samples $(SAMPLES))
 	$(PY) -m bench.documents
+	$(PY) -m bench.accuracy
+
+# Accuracy on real inputs (default ../shared/real-samples; SAMPLES=<folder of images with
+# .gt.txt files> for your own), per category and engine; CHECK=1 fails on a CER regression.
+bench-accuracy: setup
+	POWERTOOLS_LOG_LEVEL=ERROR $(PY) -m bench.accuracy $(if $(SAMPLES),--samples $(SAMPLES)) $(if $(ENGINE),--engines $(ENGINE)) $(if $(CHECK),--check)
 
 # PDFs through the handler, both engines: text layers against recognition, output sizes.
 bench-documents: setup

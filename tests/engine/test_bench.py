@@ -238,3 +238,35 @@ def test_the_documents_benchmark_runs_both_engines_through_the_handler(
     assert all(row["text_layer_pages"] == 10 and row["ocr_pages"] == 0 for row in rows)
     assert all(row["pdf_bytes"] == row["input_bytes"] for row in rows)  # nothing to add
     assert "| aspose | born-digital, 10 pages | auto | 10 / 0 |" in completed.stdout
+
+
+def test_the_accuracy_benchmark_scores_a_users_own_folder(tmp_path: Path) -> None:
+    """`make bench-accuracy SAMPLES=<folder>`: images with .gt.txt beside them, by category;
+    Tesseract reads rendered pages exactly."""
+    from tools.samples import DEMO_LINES, render_lines
+
+    (tmp_path / "letters").mkdir()
+    (tmp_path / "letters" / "a.png").write_bytes(render_lines(DEMO_LINES))
+    (tmp_path / "letters" / "a.gt.txt").write_text("\n".join(DEMO_LINES), encoding="utf-8")
+    target = tmp_path / "accuracy.json"
+    command = [sys.executable, "-m", "bench.accuracy", "--samples", str(tmp_path)]
+    completed = subprocess.run(
+        [*command, "--engines", "tesseract", "--check", "--json", str(target)],
+        cwd=REPO,
+        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "ERROR"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(target.read_text(encoding="utf-8"))
+    (line,) = report["summary"]
+    assert (line["engine"], line["category"], line["images"], line["mean_cer"]) == (
+        "tesseract",
+        "letters",
+        1,
+        0.0,
+    )
+    assert line["confidence"] > 0.8
+    assert "| tesseract | letters | 1 (0) | 0.000 |" in completed.stdout

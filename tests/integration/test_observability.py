@@ -38,6 +38,7 @@ METRICS_EMITTED = (
         "InputBytes",
         "PagesRecognized",
         "TextLayerPages",
+        "LowConfidenceObjects",
         "TrialMode",
         "ColdStart",
     },

@@ -724,3 +724,31 @@ def test_a_pdf_page_too_large_to_render_is_refused_before_rendering(
     assert [f.reason for f in result.failed] == [Reason.TOO_MANY_PIXELS]
     assert "OCR_MAX_PIXELS" in read_json(s3, "poster.pdf.error.json")["message"]
     assert fake_engine.calls == []
+
+
+def test_low_confidence_results_are_marked_for_review(s3: Any) -> None:
+    """The fake engine's words score 0.5: under 0.78 the result says so; under 0.4 it does
+    not; an unlicensed engine's (trial) score is never judged."""
+    licensed = FakeEngine(licensed=True)
+    for threshold, expected in ((0.78, "true"), (0.4, "false")):
+        pipeline = OcrPipeline(
+            DocumentRecognizer(licensed, DEFAULT_LIMITS),
+            S3ObjectStore(s3),
+            OUTPUT_BUCKET,
+            min_confidence=threshold,
+        )
+        key = f"review-{threshold}.png"
+        result = pipeline.process_refs(event_of(upload(s3, key, PNG)))
+        assert [s.low_confidence for s in result.succeeded] == [expected == "true"]
+        metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key=key + ".txt")["Metadata"]
+        assert (metadata["ocr-confidence"], metadata["ocr-low-confidence"]) == ("0.500", expected)
+
+    trial = OcrPipeline(
+        DocumentRecognizer(FakeEngine(), DEFAULT_LIMITS),
+        S3ObjectStore(s3),
+        OUTPUT_BUCKET,
+        min_confidence=0.78,
+    )
+    trial.process_refs(event_of(upload(s3, "trial.png", PNG)))
+    metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="trial.png.txt")["Metadata"]
+    assert "ocr-confidence" not in metadata and "ocr-low-confidence" not in metadata

@@ -122,6 +122,14 @@ def test_outputs() -> None:
         load_settings({"OUTPUT_BUCKET": "out", "OCR_OUTPUTS": "json,docx"})
 
 
+def test_min_confidence() -> None:
+    assert load_settings({"OUTPUT_BUCKET": "out"}).min_confidence == 0.78
+    assert load_settings({"OUTPUT_BUCKET": "out", "OCR_MIN_CONFIDENCE": "0"}).min_confidence == 0
+    for wrong in ("1.5", "-0.1", "high"):
+        with pytest.raises(ConfigError, match=r"OCR_MIN_CONFIDENCE=.* is not a number from 0 to 1"):
+            load_settings({"OUTPUT_BUCKET": "out", "OCR_MIN_CONFIDENCE": wrong})
+
+
 def test_pdf_text_mode_and_the_text_limit() -> None:
     defaults = load_settings({"OUTPUT_BUCKET": "out"})
     assert defaults.pdf_text is PdfTextMode.AUTO

@@ -87,3 +87,21 @@ def test_the_codec_round_trips_every_field_through_json() -> None:
     original = page(7, PageSource.OCR, (Block((line,), line.box),))
     text = json.dumps(page_to_json(original), ensure_ascii=False)
     assert page_from_json(json.loads(io.StringIO(text).read())) == original
+
+
+def test_confidence_users_can_act_on() -> None:
+    """Words' own confidences; a line's where the engine gives none per word; 1.0 for a text
+    layer; nothing from a page the engine cut for want of a license (its score is 0 then)."""
+    box = Box(0, 0, 1, 1)
+    scored = Line((Word("a", box, 0.9), Word("b", box, 0.5)), box, 0.1)
+    by_line = Line((Word("c", box), Word("d", box)), box, 0.6)
+    ocr = Page(1, 10, 10, 0, PageSource.OCR, (Block((scored, by_line), box),))
+    assert ocr.word_confidences() == [0.9, 0.5, 0.6, 0.6]
+    assert ocr.confidence == 0.65
+    text_layer = Page(2, 10, 10, 0, PageSource.TEXT_LAYER, (Block((by_line,), box),))
+    assert text_layer.confidence == 1.0
+    trial = Page(3, 10, 10, 0, PageSource.OCR, (Block((scored,), box),), trial_limited=True)
+    assert trial.confidence is None
+    assert Document((ocr, text_layer, trial)).confidence == round((2.6 + 2.0) / 6, 4)
+    assert Document((trial,)).confidence is None
+    assert Page(4, 10, 10, 0, PageSource.OCR).confidence is None  # no words at all

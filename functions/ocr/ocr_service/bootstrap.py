@@ -83,6 +83,7 @@ def build_service(
         telemetry=telemetry,
         outputs=settings.outputs,
         splitter=splitter,
+        min_confidence=settings.min_confidence,
     )
     return Service(settings, engine, s3_client, telemetry, EventRouter(pipeline))
 

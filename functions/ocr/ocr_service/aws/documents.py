@@ -35,6 +35,7 @@ def sidecar_header(
         "engine_version": engine.version,
         "language": document.language,
         "trial_limited": document.trial_limited,
+        "confidence": document.confidence,
         "text_layer_pages": document.count(PageSource.TEXT_LAYER),
         "ocr_pages": document.count(PageSource.OCR),
     }

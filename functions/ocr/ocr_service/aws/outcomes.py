@@ -26,6 +26,8 @@ class Succeeded:
     recognition_seconds: float
     text_layer_pages: int = 0
     """Of `pages`, those read from a PDF's own text layer; the others were recognized."""
+    low_confidence: bool = False
+    """Its mean word confidence is below OCR_MIN_CONFIDENCE (marked for review)."""
 
 
 class Skip(enum.StrEnum):
@@ -117,6 +119,7 @@ def report(outcome: Outcome, telemetry: PipelineTelemetry) -> None:
                     "pages": outcome.pages,
                     "text_layer_pages": outcome.text_layer_pages,
                     "ocr_pages": outcome.pages - outcome.text_layer_pages,
+                    "low_confidence": outcome.low_confidence,
                     "characters": outcome.characters,
                 },
             )
@@ -127,6 +130,7 @@ def report(outcome: Outcome, telemetry: PipelineTelemetry) -> None:
                     outcome.recognition_seconds,
                     outcome.characters,
                     outcome.text_layer_pages,
+                    outcome.low_confidence,
                 )
             )
         case Skipped():

@@ -58,6 +58,7 @@ def outcome_of(
     *,
     input_bytes: int,
     seconds: float,
+    low_confidence: bool | None = None,
 ) -> Outcome:
     """What publishing a document's results made of the object."""
     if published is not Published.WRITTEN:
@@ -72,6 +73,7 @@ def outcome_of(
         input_bytes,
         round(seconds, 3),
         text_layer_pages=document.count(PageSource.TEXT_LAYER),
+        low_confidence=bool(low_confidence),
     )
 
 
@@ -226,7 +228,13 @@ class PageTaskRunner:
             source, keys, publication_of(document, source, examined, recognizer)
         )
         return outcome_of(
-            source, keys, document, published, input_bytes=len(source_object.body), seconds=0.0
+            source,
+            keys,
+            document,
+            published,
+            input_bytes=len(source_object.body),
+            seconds=0.0,
+            low_confidence=self._publisher.low_confidence(document),
         )
 
 

@@ -52,12 +52,15 @@ class OcrPipeline:
         telemetry: PipelineTelemetry | None = None,
         outputs: frozenset[str] = frozenset({"txt"}),
         splitter: Splitter | None = None,
+        min_confidence: float = 0.0,
     ) -> None:
         self._recognizer = recognizer
         self._telemetry = telemetry or NoTelemetry()
         self._store = store
         self._output_bucket = output_bucket
-        self._publisher = Publisher(ResultWriter(store, output_bucket), recognizer.engine, outputs)
+        self._publisher = Publisher(
+            ResultWriter(store, output_bucket), recognizer.engine, outputs, min_confidence
+        )
         self._splitter = splitter
         self._tasks = PageTaskRunner(
             recognizer,
@@ -168,5 +171,11 @@ class OcrPipeline:
         with self._telemetry.span("upload"):
             published = self._publisher.publish(source, keys, publication)
         return outcome_of(
-            source, keys, document, published, input_bytes=len(source_object.body), seconds=seconds
+            source,
+            keys,
+            document,
+            published,
+            input_bytes=len(source_object.body),
+            seconds=seconds,
+            low_confidence=self._publisher.low_confidence(document),
         )

@@ -41,10 +41,25 @@ class Publication:
 class Publisher:
     """Writes results and failure records for one engine into one output bucket."""
 
-    def __init__(self, results: ResultWriter, engine: OcrEngine, outputs: frozenset[str]) -> None:
+    def __init__(
+        self,
+        results: ResultWriter,
+        engine: OcrEngine,
+        outputs: frozenset[str],
+        min_confidence: float = 0.0,
+    ) -> None:
         self.results = results
         self._engine = engine
         self.outputs = outputs
+        self.min_confidence = min_confidence
+
+    def low_confidence(self, document: Document) -> bool | None:
+        """Whether the document's mean word confidence is below OCR_MIN_CONFIDENCE; None
+        when there is no confidence to judge (Aspose in trial mode) or no threshold."""
+        confidence = document.confidence
+        if confidence is None or not self.min_confidence:
+            return None
+        return confidence < self.min_confidence
 
     def publish(
         self, source: ObjectVersion, keys: ResultKeys, publication: Publication
@@ -60,6 +75,10 @@ class Publisher:
             "text-layer-pages": str(document.count(PageSource.TEXT_LAYER)),
             "ocr-pages": str(document.count(PageSource.OCR)),
         }
+        if document.confidence is not None:
+            metadata["ocr-confidence"] = f"{document.confidence:.3f}"
+        if (low := self.low_confidence(document)) is not None:
+            metadata["ocr-low-confidence"] = "true" if low else "false"
         outputs = [
             (keys.output(output.suffix), output.kind, output.content_type)
             for output in OPTIONAL_OUTPUTS

@@ -30,6 +30,7 @@ class WorkDone:
     characters: int
     text_layer_pages: int = 0
     """Of `pages`, those read from a PDF's own text layer (no engine)."""
+    low_confidence: bool = False
 
 
 Annotate = Callable[[str, str], None]
@@ -88,6 +89,7 @@ class Telemetry:
         metrics.add_metric("InputBytes", MetricUnit.Bytes, work.input_bytes)
         metrics.add_metric("PagesRecognized", MetricUnit.Count, work.pages - work.text_layer_pages)
         metrics.add_metric("TextLayerPages", MetricUnit.Count, work.text_layer_pages)
+        metrics.add_metric("LowConfidenceObjects", MetricUnit.Count, int(work.low_confidence))
 
     def skipped(self) -> None:
         self._metrics.add_metric("ObjectsSkipped", MetricUnit.Count, 1)

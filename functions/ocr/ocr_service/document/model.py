@@ -199,6 +199,29 @@ class Page:
         for line in self.lines():
             yield from line.words
 
+    def word_confidences(self) -> list[float]:
+        """One value per word that users can act on: 1.0 for a text-layer page's words (exact
+        text), else the word's confidence, or its line's where the engine gives none per word
+        (Aspose). None of a page the engine cut for want of a license: its score is 0 then,
+        which says nothing about the text."""
+        if self.source is PageSource.TEXT_LAYER:
+            return [1.0 for _ in self.words()]
+        if self.trial_limited:
+            return []
+        values: list[float] = []
+        for line in self.lines():
+            for word in line.words:
+                value = word.confidence if word.confidence is not None else line.confidence
+                if value is not None:
+                    values.append(value)
+        return values
+
+    @property
+    def confidence(self) -> float | None:
+        """The mean of `word_confidences`, or None where there is none."""
+        values = self.word_confidences()
+        return round(sum(values) / len(values), 4) if values else None
+
     def input_box(self, box: Box) -> Box:
         """`box` on the input page (pixels at `dpi`)."""
         return self.to_input.box(box)
@@ -221,6 +244,12 @@ class Document:
     @property
     def page_count(self) -> int:
         return len(self.pages)
+
+    @property
+    def confidence(self) -> float | None:
+        """The mean word confidence over every page (each word counts once), or None."""
+        values = [value for page in self.pages for value in page.word_confidences()]
+        return round(sum(values) / len(values), 4) if values else None
 
     def count(self, source: PageSource) -> int:
         return sum(1 for page in self.pages if page.source is source)

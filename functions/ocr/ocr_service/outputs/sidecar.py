@@ -32,6 +32,7 @@ def _page(page: Page) -> dict[str, object]:
         "language": page.language,
         "trial_limited": page.trial_limited,
         "text": page.text,
+        "confidence": page.confidence,
         "blocks": [_block(page, block) for block in page.blocks],
     }
 
