@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Callable
 
 import pypdfium2
@@ -291,14 +290,13 @@ def test_the_born_digital_fixture_carries_a_title_an_outline_and_a_link(
         document.close()
 
 
-def test_a_hundred_born_digital_pages_read_in_well_under_two_seconds() -> None:
-    data = pdfs.born_digital_pdf(pdfs.report_pages(100))
-    started = time.perf_counter()
-    with PdfInput.open(data, max_text_chars=LIMIT) as document:
+def test_a_hundred_born_digital_pages_are_each_read_from_the_text_layer() -> None:
+    """Speed is the benchmark's (bench/documents.py: 9-12 ms a page through the handler)."""
+    pages = pdfs.report_pages(100)
+    with PdfInput.open(pdfs.born_digital_pdf(pages), max_text_chars=LIMIT) as document:
         for number in range(1, document.page_count + 1):
             assert decide(document.profile(number), PdfTextMode.AUTO) is TEXT
-            assert len(document.text_page(number).text) > 2000
-    assert time.perf_counter() - started < 2.0  # measured: about 0.55 s
+            assert document.text_page(number).text == "\n".join(pages[number - 1])
 
 
 def _must_not_run(*args: object, **kwargs: object) -> None:
