@@ -46,6 +46,7 @@ SHIPPED: dict[str, str] = {
     "typing-extensions": "",
     "pillow": "WEBP input: the engine cannot read it, so it is converted to PNG in memory "
     "(conversion.py).",
+    "pi-heif": "HEIC/HEIF input (iPhone photos): libheif's decoder for Pillow.",
     "pypdfium2": "PDF inputs: reading a page's text layer, rendering pages for either engine "
     "(PDFium, no dependencies).",
     "pypdf": "Merging the searchable-PDF parts of a long document recognized in page-range "

@@ -11,10 +11,10 @@ namespace. See that module for the details.
 - Aspose (the default): one cold start and two invocations: a page (trial mode, so only the
   words it reliably keeps are checked), and a born-digital PDF, read from its text layer
   exactly (no engine, so no trial cut).
-- Tesseract: one cold start and three invocations in the same process (a cold one, then warm
+- Tesseract: one cold start and four invocations in the same process (a cold one, then warm
   ones), each from its own S3 put event: a Latin page, a Russian+English page whose object
-  asks for `ru+en` in its metadata, and the born-digital PDF. No trial mode here: every text
-  must be exact.
+  asks for `ru+en` in its metadata, an iPhone's HEIC photo of a page, and the born-digital
+  PDF. No trial mode here: every text must be exact.
 
 Needs root (namespaces, mounts, chroot): elsewhere these tests skip, except with CI=true, where
 they fail rather than pass without having run.
@@ -65,6 +65,21 @@ MIXED_LINES = (
 MIXED_KEY = "letters/письмо ru+en.png"
 MIXED_METADATA = {"ocr-language": "ru+en"}  # x-amz-meta-ocr-language
 PDF_KEY = "reports/born digital.pdf"
+HEIC_KEY = "photos/IMG_0001.HEIC"  # an iPhone's photo of a page
+
+
+def heic_of(png: bytes) -> bytes:
+    import io
+
+    from PIL import Image
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(buffer, "HEIF", quality=90)
+    return buffer.getvalue()
+
+
 PDF_PAGES = (
     ("Quarterly report for Acme", "Revenue grew by 12 percent", "Grüße aus Köln, привет"),
     ("Second page", "the end"),
@@ -219,6 +234,8 @@ def tesseract_report(
     page; a Russian+English page with x-amz-meta-ocr-language: ru+en)."""
     inputs = tmp_path_factory.mktemp("tesseract-input")
     latin, mixed, pdf = inputs / "latin.png", inputs / "mixed.png", inputs / "born.pdf"
+    heic = inputs / "photo.heic"
+    heic.write_bytes(heic_of(render_lines(DEMO_LINES)))
     latin.write_bytes(render_lines(DEMO_LINES))
     mixed.write_bytes(render_lines(MIXED_LINES, width=1100, font_size=36))
     pdf.write_bytes(born_digital_pdf(PDF_PAGES))
@@ -227,6 +244,7 @@ def tesseract_report(
         [
             UploadSpec(KEY, latin),
             UploadSpec(MIXED_KEY, mixed, MIXED_METADATA),
+            UploadSpec(HEIC_KEY, heic),
             UploadSpec(PDF_KEY, pdf),
         ],
         build_dir=sam_build,
@@ -327,9 +345,9 @@ def test_each_deployment_reads_a_born_digital_pdf_exactly(
 
 def test_tesseract_put_event_becomes_the_exact_text(tesseract_report: dict[str, Any]) -> None:
     report = tesseract_report
-    assert [i["error"] for i in report["invocations"]] == [None] * 3, describe(report)
+    assert [i["error"] for i in report["invocations"]] == [None] * 4, describe(report)
     assert sorted(o["key"] for o in report["outputs"]) == sorted(
-        [KEY + ".txt", MIXED_KEY + ".txt", PDF_KEY + ".txt"]
+        [KEY + ".txt", MIXED_KEY + ".txt", HEIC_KEY + ".txt", PDF_KEY + ".txt"]
     )
     output = output_for(report, 0, KEY)
     # No trial mode: every word of every line, in order.
@@ -358,6 +376,11 @@ def test_tesseract_reads_russian_and_english_when_the_object_asks_for_ru_plus_en
     assert metadata["ocr-language"] == "rus+eng"  # Tesseract's name for what it asked
     assert metadata["ocr-engine"] == "tesseract"
     assert metadata["engine-version"].startswith("5.5.")
+
+
+def test_tesseract_reads_an_iphone_heic_photo_exactly(tesseract_report: dict[str, Any]) -> None:
+    output = output_for(tesseract_report, 2, HEIC_KEY)  # the third, warm invocation
+    assert output["body"].split() == words(DEMO_LINES), output["body"]
 
 
 def test_tesseract_deployment_is_configured_from_the_template(

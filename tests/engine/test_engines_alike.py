@@ -62,3 +62,16 @@ def test_turned_pages_read_as_upright(engine: OcrEngine, degrees: int) -> None:
     got = read(engine, buffer.getvalue())
     wanted = expected_words(engine, DEMO_LINES)
     assert got[: len(wanted)] == wanted
+
+
+@pytest.mark.parametrize("pil_format", ["AVIF", "HEIF"])
+def test_phone_formats_read_their_words(engine: OcrEngine, pil_format: str) -> None:
+    """HEIC (an iPhone's default) and AVIF, decoded once for both engines."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(render_lines())).convert("RGB").save(buffer, pil_format, quality=90)
+    got = read(engine, buffer.getvalue())
+    wanted = expected_words(engine, DEMO_LINES)
+    assert got[: len(wanted)] == wanted

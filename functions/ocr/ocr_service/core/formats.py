@@ -16,7 +16,9 @@ class ImageFormat(enum.Enum):
     BMP = "bmp"
     TIFF = "tiff"
     PDF = "pdf"
-    WEBP = "webp"  # Aspose cannot read it: converted to PNG first (normalize.py)
+    WEBP = "webp"
+    HEIF = "heif"  # HEIC: iPhones' photos (pillow-heif)
+    AVIF = "avif"  # Android's and the web's photos (Pillow's own)
 
     @property
     def is_multi_page(self) -> bool:
@@ -35,6 +37,9 @@ _SIGNATURES: tuple[tuple[bytes, ImageFormat], ...] = (
     (b"%PDF-", ImageFormat.PDF),
 )
 _RIFF, _WEBP = b"RIFF", b"WEBP"
+_FTYP = b"ftyp"  # an ISO base media file: its brands say what it holds
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"})
 
 
 def identify(data: bytes) -> ImageFormat:
@@ -54,10 +59,24 @@ def sniff_format(data: bytes) -> ImageFormat | None:
             return image_format
     if data[:4] == _RIFF and data[8:12] == _WEBP:
         return ImageFormat.WEBP
+    if data[4:8] == _FTYP:
+        return _iso_media_format(data)
+    return None
+
+
+def _iso_media_format(data: bytes) -> ImageFormat | None:
+    """AVIF or HEIF from the `ftyp` box's major and compatible brands (AVIF first: an AVIF
+    file also lists `mif1`, the generic HEIF brand)."""
+    size = int.from_bytes(data[:4], "big")
+    brands = {data[8:12]} | {data[i : i + 4] for i in range(16, min(size, len(data)), 4)}
+    if brands & _AVIF_BRANDS:
+        return ImageFormat.AVIF
+    if brands & _HEIF_BRANDS:
+        return ImageFormat.HEIF
     return None
 
 
 def describe_unknown(data: bytes) -> str:
     """Say what an unsupported input looks like, for a failure message a user can act on."""
     head = data[:8].hex(" ")
-    return f"not a PNG, JPEG, GIF, BMP, TIFF, WEBP or PDF file (first bytes: {head})"
+    return f"not a PNG, JPEG, GIF, BMP, TIFF, WEBP, HEIC, AVIF or PDF file (first bytes: {head})"

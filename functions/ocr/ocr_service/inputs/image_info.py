@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ocr_service.core.failures import OcrError, Reason
 from ocr_service.core.formats import ImageFormat
+from ocr_service.inputs.iso_media import iso_media_size
 
 MIN_SIDE = 8  # pixels: anything smaller cannot hold a legible character
 _MAX_TIFF_PAGES_SCANNED = 10_000  # stops a looping IFD chain
@@ -195,6 +196,14 @@ def _pdf(data: bytes) -> ImageInfo:
     return ImageInfo(ImageFormat.PDF, 0, 0, pages)
 
 
+def _heif(data: bytes) -> ImageInfo:
+    return ImageInfo(ImageFormat.HEIF, *iso_media_size(data, ImageFormat.HEIF), 1)
+
+
+def _avif(data: bytes) -> ImageInfo:
+    return ImageInfo(ImageFormat.AVIF, *iso_media_size(data, ImageFormat.AVIF), 1)
+
+
 _READERS = {
     ImageFormat.PNG: _png,
     ImageFormat.GIF: _gif,
@@ -203,4 +212,6 @@ _READERS = {
     ImageFormat.TIFF: _tiff,
     ImageFormat.PDF: _pdf,
     ImageFormat.WEBP: _webp,
+    ImageFormat.HEIF: _heif,
+    ImageFormat.AVIF: _avif,
 }

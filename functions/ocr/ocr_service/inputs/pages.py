@@ -58,6 +58,10 @@ def image_pages(
     from PIL import Image  # noqa: PLC0415
 
     name = image_format.value.upper()
+    if image_format is ImageFormat.HEIF:
+        from pi_heif import register_heif_opener  # noqa: PLC0415 - only for HEIC
+
+        register_heif_opener()  # Pillow's opener for HEIF; calling it again changes nothing
     try:
         # Pillow's bomb limit is process-wide: it is set only while a frame is opened, sought
         # and decoded, never while a page is out with the caller (a page left unconsumed, or
