@@ -44,9 +44,10 @@ class PreparedPage:
     """Degrees (counter-clockwise) orientation detection turned the page: 0, 90, 180, 270."""
 
 
-def prepare_page(page: Image, preprocessing: Preprocessing, osd: Any) -> PreparedPage:
-    """Filtered, turned upright by orientation detection, then deskewed when asked, as the
-    Aspose path's filters do; each step's geometry is kept so boxes map back."""
+def prepare_page(page: Image, preprocessing: Preprocessing, osd: Any | None) -> PreparedPage:
+    """Filtered, turned upright by orientation detection (`osd`; None: left as it is), then
+    deskewed when asked, as the Aspose path's filters do; each step's geometry is kept so
+    boxes map back."""
     forward = IDENTITY  # given -> prepared
     paper = paper_box(page)
     if paper is not None:  # a photo of a page on a darker surface: read the page alone
@@ -56,7 +57,7 @@ def prepare_page(page: Image, preprocessing: Preprocessing, osd: Any) -> Prepare
     page = _filtered(page, preprocessing)
     if page.size != (width, height):  # upscale-small-font
         forward = forward.then(Transform.scaling(page.width / width, page.height / height))
-    turned, rotation = _upright(page, osd)
+    turned, rotation = _upright(page, osd) if osd is not None else (page, 0)
     if rotation:
         forward = forward.then(Transform.rotation(rotation, page.width, page.height))
     page = turned
