@@ -72,7 +72,10 @@ $(VENV)/.installed: requirements-dev.lock pyproject.toml
 # Pins every development dependency (pyproject.toml's dependencies and dev extra), with hashes,
 # into requirements-dev.lock, keeping the pins that still fit (UPGRADE=1: the newest of all), then
 # writes functions/ocr/requirements.txt from it (tools/requirements.py).
-lock: $(VENV)/.installed
+# It needs only the venv's pip-compile: after a dependency is added to pyproject.toml, the venv
+# no longer matches the old lock (setup's check fails), and this is what makes them match again.
+lock:
+	@test -x $(VENV)/bin/pip-compile || $(MAKE) $(VENV)/.installed
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --extra dev --generate-hashes \
 		--allow-unsafe --no-strip-extras --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
 		--output-file requirements-dev.lock pyproject.toml
