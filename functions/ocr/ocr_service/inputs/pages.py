@@ -10,6 +10,7 @@ OCR_MAX_PIXELS. Pages are produced lazily, in order: a long document is never in
 from __future__ import annotations
 
 import io
+import numbers
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -104,7 +105,8 @@ def _page(number: int, frame: Image, max_side: int) -> PageImage:
 
 
 def _dpi(value: object) -> float:
-    if isinstance(value, tuple) and value and isinstance(value[0], int | float):
+    """The horizontal resolution a file states (TIFF gives it as an IFDRational), else 0."""
+    if isinstance(value, tuple) and value and isinstance(value[0], numbers.Real):
         return float(value[0])
     return 0.0
 
