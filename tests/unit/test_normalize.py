@@ -13,7 +13,8 @@ from PIL import Image, ImageChops, ImageStat
 
 from ocr_service.core.failures import OcrError
 from ocr_service.core.formats import ImageFormat
-from ocr_service.inputs.normalize import needs_normalizing, normalize_bytes, normalize_image
+from ocr_service.inputs.normalize import normalize_image
+from ocr_service.inputs.pages import image_pages
 from tools.samples import render_lines
 
 RECEIPT = ("CORNER SHOP  receipt 0042", "2 x coffee        7.80", "1 x bagel         3.20")
@@ -175,17 +176,11 @@ def test_every_mode_becomes_upright_dark_text_on_light(case: str) -> None:
     data, input_mode = CASES[case]()
     with Image.open(io.BytesIO(data)) as opened:
         assert opened.mode == input_mode, "the sample does not test the mode it names"
-        assert needs_normalizing(opened) or case == "webp"
-        assert opened.tile or case == "webp", "needs_normalizing decoded the pixels"
         assert_like_original(normalize_image(opened))
 
-    output, output_format = normalize_bytes(data, sniffed(data), max_pixels=MAX_PIXELS)
-    expected_format = ImageFormat.TIFF if case.endswith("tiff") else ImageFormat.PNG
-    assert output_format is expected_format
-    with Image.open(io.BytesIO(output)) as result:
-        assert result.format == expected_format.value.upper()
-        assert not needs_normalizing(result)
-        assert_like_original(result)
+    # What the engines get: the same page, through the one decoding step (inputs/pages.py).
+    (page,) = image_pages(data, sniffed(data), max_pixels=MAX_PIXELS)
+    assert_like_original(page.image)
 
 
 @pytest.mark.parametrize(
@@ -204,43 +199,19 @@ def test_every_mode_becomes_upright_dark_text_on_light(case: str) -> None:
 )
 def test_modes_no_file_format_hands_over(make: Callable[[], Image.Image]) -> None:
     image = make()
-    assert image.mode not in ("L", "RGB") and needs_normalizing(image)
+    assert image.mode not in ("L", "RGB")
     assert_like_original(normalize_image(image))
 
 
 def test_ready_images_come_back_as_the_same_object() -> None:
     for image in (ORIGINAL, ORIGINAL.convert("RGB")):
-        assert not needs_normalizing(image)
         assert normalize_image(image) is image
-
-
-def test_a_ready_png_is_judged_from_its_header() -> None:
-    with Image.open(io.BytesIO(encode(ORIGINAL, "PNG"))) as image:
-        assert not needs_normalizing(image)
-        assert image.tile, "looking for EXIF orientation decoded the pixels"
 
 
 def sniffed(data: bytes) -> ImageFormat:
     from ocr_service.core.formats import identify
 
     return identify(data)
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        encode(ORIGINAL, "PNG"),
-        encode(ORIGINAL.convert("RGB"), "JPEG"),
-        encode(ORIGINAL, "TIFF", save_all=True, append_images=[ORIGINAL.convert("RGB")]),
-        b"%PDF-1.7 not parsed at all",
-    ],
-    ids=["L-png", "RGB-jpeg", "L-RGB-tiff", "pdf"],
-)
-def test_ready_inputs_pass_through_without_re_encoding(data: bytes) -> None:
-    image_format = ImageFormat.PDF if data.startswith(b"%PDF") else sniffed(data)
-    output, output_format = normalize_bytes(data, image_format, max_pixels=MAX_PIXELS)
-    assert output is data
-    assert output_format is image_format
 
 
 def test_a_tiff_with_one_cmyk_page_keeps_every_page_in_order() -> None:
@@ -251,15 +222,12 @@ def test_a_tiff_with_one_cmyk_page_keeps_every_page_in_order() -> None:
     pages = [originals[0], originals[1].convert("CMYK"), originals[2].convert("RGB")]
     data = encode(pages[0], "TIFF", save_all=True, append_images=pages[1:], dpi=(300, 300))
 
-    output, output_format = normalize_bytes(data, ImageFormat.TIFF, max_pixels=MAX_PIXELS)
+    decoded = list(image_pages(data, ImageFormat.TIFF, max_pixels=MAX_PIXELS))
 
-    assert output_format is ImageFormat.TIFF and output is not data
-    with Image.open(io.BytesIO(output)) as result:
-        assert getattr(result, "n_frames", 1) == 3
-        for index, original in enumerate(originals):
-            result.seek(index)
-            assert result.info.get("dpi") == (300, 300)
-            assert_like_original(result, original)
+    assert [page.number for page in decoded] == [1, 2, 3]
+    for page, original in zip(decoded, originals, strict=True):
+        assert page.dpi == 300
+        assert_like_original(page.image, original)
 
 
 def corrupt_idat(data: bytes) -> bytes:
@@ -274,14 +242,10 @@ def corrupt_idat(data: bytes) -> bytes:
 
 def test_corrupt_pixel_data_is_unreadable() -> None:
     data = corrupt_idat(encode(on_transparent("RGB", (255, 255, 255)), "PNG"))
-    with pytest.raises(OcrError, match="PNG") as raised:
-        normalize_bytes(data, ImageFormat.PNG, max_pixels=MAX_PIXELS)
-    assert raised.value.reason == "unreadable-image"
-
-
-def test_a_ready_png_is_not_decoded_so_its_corruption_is_left_to_the_engine() -> None:
-    data = corrupt_idat(encode(ORIGINAL, "PNG"))
-    assert normalize_bytes(data, ImageFormat.PNG, max_pixels=MAX_PIXELS)[0] is data
+    for corrupt in (data, corrupt_idat(encode(ORIGINAL, "PNG"))):  # with and without alpha
+        with pytest.raises(OcrError, match="PNG") as raised:
+            list(image_pages(corrupt, ImageFormat.PNG, max_pixels=MAX_PIXELS))
+        assert raised.value.reason == "unreadable-image"
 
 
 def test_the_callers_pixel_limit_replaces_pillows_and_is_restored(
@@ -290,14 +254,12 @@ def test_the_callers_pixel_limit_replaces_pillows_and_is_restored(
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # far below the sample's size
     data = encode(ORIGINAL.convert("CMYK"), "JPEG")
 
-    output, _ = normalize_bytes(data, ImageFormat.JPEG, max_pixels=MAX_PIXELS)
+    (page,) = image_pages(data, ImageFormat.JPEG, max_pixels=MAX_PIXELS)
     assert Image.MAX_IMAGE_PIXELS == 1000
-    monkeypatch.undo()
-    assert Image.open(io.BytesIO(output)).mode == "RGB"
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    assert page.image.mode == "RGB"
 
     pixels = ORIGINAL.width * ORIGINAL.height
     with pytest.raises(OcrError) as raised:
-        normalize_bytes(data, ImageFormat.JPEG, max_pixels=pixels // 3)
+        list(image_pages(data, ImageFormat.JPEG, max_pixels=pixels // 3))
     assert raised.value.reason == "unreadable-image"
     assert Image.MAX_IMAGE_PIXELS == 1000

@@ -9,14 +9,10 @@ functions, so cold starts that never need it do not pay for it.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
-
-from ocr_service.core.failures import OcrError, Reason
-from ocr_service.core.formats import ImageFormat
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -32,15 +28,6 @@ _DARK = 128  # mean luminance below which content counts as dark
 # Pillow's bomb limit is a module global, read at open and again when a TIFF page decodes;
 # the lock keeps two threads from saving and restoring it out of order.
 _PIXEL_LIMIT_LOCK = threading.Lock()
-
-
-def needs_normalizing(image: Image.Image) -> bool:
-    """Whether normalize_image would change ``image``, from its header alone (no decoding)."""
-    return (
-        image.mode not in _READY_MODES
-        or "transparency" in image.info
-        or _orientation(image) != _UPRIGHT
-    )
 
 
 def normalize_image(image: Image.Image) -> Image.Image:
@@ -67,40 +54,10 @@ def normalize_image(image: Image.Image) -> Image.Image:
     return image.convert("L" if mode == "1" else "RGB")  # P, CMYK (and YCCK), YCbCr, LAB, HSV
 
 
-def normalize_bytes(
-    data: bytes, image_format: ImageFormat, *, max_pixels: int
-) -> tuple[bytes, ImageFormat]:
-    """Encoded input for engines that read bytes (Aspose): ``(data, image_format)`` itself when
-    nothing needs changing (headers read, nothing decoded), else the normalized page as PNG;
-    a TIFF stays one TIFF. WEBP always becomes PNG (the engine cannot read it); GIF keeps its
-    first frame; PDF passes through (engines render its pages themselves).
-
-    ``max_pixels`` is the per-page limit the caller already checked from the headers
-    (OCR_MAX_PIXELS): Pillow's own bomb check uses it instead of its default (89 million
-    pixels warn, twice that refuses), so it neither refuses what the pipeline allowed nor lets
-    a caller that skipped the check decode more than twice the limit."""
-    if image_format is ImageFormat.PDF:
-        return data, image_format
-    from PIL import Image  # noqa: PLC0415
-
-    name = image_format.value.upper()
-    try:
-        with pixel_limit(max_pixels), Image.open(io.BytesIO(data), formats=[name]) as image:
-            if image_format is ImageFormat.TIFF:
-                return _normalize_tiff(image, data), image_format
-            if image_format is not ImageFormat.WEBP and not needs_normalizing(image):
-                return data, image_format
-            return _encode_png(normalize_image(image), image.info.get("dpi")), ImageFormat.PNG
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise OcrError(
-            Reason.UNREADABLE_IMAGE, f"the {name} image could not be decoded: {error}"
-        ) from error
-
-
 def _orientation(image: Image.Image) -> int:
     """The EXIF (or XMP) orientation, from what the header held. Pillow's PNG reader would
     decode the whole image to look for an eXIf chunk after the pixel data; such a rare late
-    chunk is not seen, by needs_normalizing and normalize_image alike."""
+    chunk is not seen."""
     from PIL import Image  # noqa: PLC0415
 
     value = Image.Image.getexif(image).get(_ORIENTATION, _UPRIGHT)
@@ -145,50 +102,11 @@ def _flatten(image: Image.Image) -> Image.Image:
     return ImageChops.invert(background) if light and text_only else background
 
 
-def _normalize_tiff(image: Image.Image, data: bytes) -> bytes:
-    """The TIFF's own bytes when no page needs normalizing, else every page normalized, in
-    order, as one TIFF. PackBits: lossless, the fastest to write and read of Pillow's TIFF
-    compressions (measured, A4 text page: 7-21 ms against 43-123 ms for LZW), and the
-    result is never stored."""
-    frames = getattr(image, "n_frames", 1)
-    changed = False
-    for index in range(frames):  # seeking reads a page's directory, not its pixels
-        image.seek(index)
-        changed = changed or needs_normalizing(image)
-    if not changed:
-        return data
-    pages = []
-    for index in range(frames):
-        image.seek(index)
-        page = normalize_image(image)
-        pages.append(page.copy() if page is image else page)  # the next seek reuses `image`
-    buffer = io.BytesIO()
-    pages[0].save(
-        buffer,
-        "TIFF",
-        save_all=True,
-        append_images=pages[1:],
-        compression="packbits",
-        **_resolution(pages[0].info.get("dpi")),
-    )
-    return buffer.getvalue()
-
-
-def _encode_png(image: Image.Image, dpi: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=1, **_resolution(dpi))  # never stored: speed
-    return buffer.getvalue()
-
-
-def _resolution(dpi: object) -> dict[str, object]:
-    """Keep the page's dpi: engines judge text size by it (Tesseract assumes 70 without)."""
-    return {"dpi": dpi} if dpi else {}
-
-
 @contextmanager
 def pixel_limit(max_pixels: int) -> Iterator[None]:
-    """Pillow's limit set to the caller's while one input is opened and decoded, then put
-    back. Decodes in one process run one at a time: Lambda sends one event at a time."""
+    """Pillow's limit set to the caller's (OCR_MAX_PIXELS, already checked from the headers)
+    while one frame is opened and decoded, then put back: Pillow's own bomb check then neither
+    refuses what the pipeline allowed nor decodes more than twice the limit."""
     from PIL import Image  # noqa: PLC0415
 
     with _PIXEL_LIMIT_LOCK:
