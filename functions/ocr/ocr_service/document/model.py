@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PAGE_SEPARATOR = "\f"  # form feed: the plain-text convention for a page break
 
@@ -234,7 +234,6 @@ class Document:
     pages: tuple[Page, ...]
     language: str = ""
     trial_limited: bool = False
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     @property
     def text(self) -> str:

@@ -61,21 +61,6 @@ class SpeedModel:
     """What one PDF page costs: its size is unknown until the engine renders it."""
 
 
-@dataclass(frozen=True, order=True)
-class PageRange:
-    """Pages `first` to `last` of a document, counted from 1, both included."""
-
-    first: int
-    last: int
-
-    @property
-    def count(self) -> int:
-        return self.last - self.first + 1
-
-    def __str__(self) -> str:
-        return f"{self.first}-{self.last}"
-
-
 WARM_UP_MAX_PIXELS = 40_000_000
 WARM_UP_IMAGE = "warmup.png"  # a few lines of rendered text on an A4 canvas, with the function
 

@@ -44,10 +44,6 @@ class PagePlan:
     text_layer: tuple[int, ...]
     ocr: tuple[int, ...]
 
-    @property
-    def pages(self) -> tuple[int, ...]:
-        return tuple(sorted((*self.text_layer, *self.ocr)))
-
 
 class DocumentRecognizer:
     """Checks inputs against the limits, plans their pages and reads them with one engine."""
