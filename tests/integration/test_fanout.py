@@ -250,3 +250,24 @@ def test_a_long_born_digital_pdf_is_read_in_one_invocation(
     assert text == "\f".join("\n".join(page) for page in pages)
     metadata = s3.head_object(Bucket=OUTPUT_BUCKET, Key="book.pdf.txt")["Metadata"]
     assert (metadata["page-count"], metadata["text-layer-pages"]) == ("60", "60")
+
+
+def test_the_task_that_assembles_reads_the_source_once(s3: Any, fake_engine: FakeEngine) -> None:
+    """Recognizing its own pages and then assembling needs the document twice: one download."""
+    queue = ListQueue()
+    pipeline = make(s3, fake_engine, queue, "pdf")
+    pipeline.process_refs(event_of(upload(s3, "doc.tif", render_document(20))), CLOCK)
+    first, last = queue.tasks()
+    pipeline.process_task(first, CLOCK)
+    reads: list[str] = []
+    real_get = s3.get_object
+
+    def counted(**request: Any) -> Any:
+        if request["Bucket"] == INPUT_BUCKET:
+            reads.append(request["Key"])
+        return real_get(**request)
+
+    s3.get_object = counted
+    assert isinstance(pipeline.process_task(last, CLOCK), Succeeded)
+    s3.get_object = real_get
+    assert reads == ["doc.tif"]

@@ -9,6 +9,7 @@ one fans out its scanned pages only.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from ocr_service.recognition.recognizer import DocumentRecognizer, Examined, Pag
 from ocr_service.recognition.rendering import EngineInfo, SourceInput, render_output
 
 Download = Callable[[str, str, str | None, Clock], DownloadedObject]
+ReadSource = Callable[[], tuple[DownloadedObject, Examined]]
 
 
 def ocr_work(info: ImageInfo, plan: PagePlan) -> ImageInfo:
@@ -129,9 +131,12 @@ class PageTaskRunner:
         if keys is None or self._publisher.results.recorded_result(source) is not None:
             return skipped(Skip.DUPLICATE)
         parts = Parts(self._store, self._bucket, source)
+        # Read at most once per run: the task that recognizes its part and then assembles
+        # needs the same source twice.
+        read = functools.cache(lambda: self._read_source(task, clock))
         try:
             if not parts.has(task.part):  # a redelivery finds its part written already
-                done = self._recognize_part(task, parts, clock)
+                done = self._recognize_part(task, parts, clock, read)
                 if done is not None:  # superseded: this version's parts will never assemble
                     parts.delete()
                     return done
@@ -139,7 +144,7 @@ class PageTaskRunner:
             # assembles (a claim older than the function's timeout is taken over).
             if not parts.complete(task.parts) or not parts.claim(clock.budget_ms / 1000):
                 return skipped(Skip.PART_WRITTEN)
-            return self._assemble(task, keys, parts, clock)
+            return self._assemble(task, keys, parts, read)
         except OcrError as error:  # only transient ones leave _recognize_part
             return self._publisher.failed(source, error)
         except STORAGE_ERRORS as error:
@@ -152,12 +157,14 @@ class PageTaskRunner:
             raise _SupersededError
         return source_object, self._recognizer.examine(source_object.body)
 
-    def _recognize_part(self, task: PageTask, parts: Parts, clock: Clock) -> Outcome | None:
+    def _recognize_part(
+        self, task: PageTask, parts: Parts, clock: Clock, read: ReadSource
+    ) -> Outcome | None:
         """Write the task's part (or its failure); an outcome when there is nothing to write."""
         source = task.source
         recognizer = self._recognizer
         try:
-            source_object, examined = self._read_source(task, clock)
+            source_object, examined = read()
             # The pages were planned when the document was split: recognized, not re-planned.
             plan = PagePlan(task.page_count, (), task.pages)
             clock.check(ocr_work(examined.info, plan), recognizer.engine.speed)
@@ -179,14 +186,16 @@ class PageTaskRunner:
         parts.write(task.part, part)
         return None
 
-    def _assemble(self, task: PageTask, keys: ResultKeys, parts: Parts, clock: Clock) -> Outcome:
+    def _assemble(
+        self, task: PageTask, keys: ResultKeys, parts: Parts, read: ReadSource
+    ) -> Outcome:
         source = task.source
         assembled = parts.read(task.parts)
         if failures := [part for part in assembled if part.failed]:
             outcome = self._fail(source, failures)
         else:
             try:
-                outcome = self._publish(task, keys, assembled, clock)
+                outcome = self._publish(task, keys, assembled, read)
             except _SupersededError:
                 outcome = Skipped(source.bucket, source.key, source.version_id, Skip.SUPERSEDED)
             except OcrError as error:
@@ -208,21 +217,23 @@ class PageTaskRunner:
         )
 
     def _publish(
-        self, task: PageTask, keys: ResultKeys, assembled: list[AssembledPart], clock: Clock
+        self, task: PageTask, keys: ResultKeys, assembled: list[AssembledPart], read: ReadSource
     ) -> Outcome:
         """The document from every part's pages and the text-layer pages (read now, from the
         source), and its outputs rendered from it."""
         source = task.source
         recognizer = self._recognizer
-        source_object, examined = self._read_source(task, clock)
+        source_object, examined = read()
         recognized = [page_from_json(page) for part in assembled for page in part.document["pages"]]
         numbers = {page.number for page in recognized}
         language = str(assembled[0].document["language"])
         text_layer = tuple(
             number for number in recognizer.plan(examined).text_layer if number not in numbers
         )
-        read = recognizer.recognize(examined, language, PagePlan(task.page_count, text_layer, ()))
-        pages = tuple(sorted((*recognized, *read.pages), key=lambda page: page.number))
+        from_text = recognizer.recognize(
+            examined, language, PagePlan(task.page_count, text_layer, ())
+        )
+        pages = tuple(sorted((*recognized, *from_text.pages), key=lambda page: page.number))
         document = Document(pages, language, any(page.trial_limited for page in pages))
         published = self._publisher.publish(
             source, keys, publication_of(document, source, examined, recognizer)
