@@ -9,10 +9,16 @@ Debian bullseye's ``libssl1.1`` package, pinned to one version and one SHA-256::
 
 How the .deb is obtained, first match wins:
 
-1. env ``LIBSSL11_DEB`` names a local .deb file (for build hosts without apt);
+1. env ``LIBSSL11_DEB`` names a local .deb file (to build offline, or from a copy you keep);
 2. the verified copy in ``--cache DIR`` (default ``${XDG_CACHE_HOME:-~/.cache}/aspose-ocr-layer``);
-3. ``apt-get download libssl1.1=VERSION`` against Debian's bullseye-security archive, using a
-   temporary sources list, lists directory and cache, so the host's apt state is never touched.
+3. a download straight from Debian's security archive over HTTPS (``urllib``: no apt, no dpkg,
+   any host with Python, SAM's build container included)::
+
+       https://deb.debian.org/debian-security/pool/updates/main/o/openssl/libssl1.1_<VERSION>_amd64.deb
+
+   ``DEBIAN_SECURITY_MIRROR`` replaces ``https://deb.debian.org/debian-security`` (a mirror, or
+   ``https://snapshot.debian.org/archive/debian-security/<time>`` once the version has left
+   the archive).
 
 Whatever the source, the file's SHA-256 must equal ``DEB_SHA256``. The two libraries are then
 read straight from the .deb (an ``ar`` archive holding ``data.tar.*``) with the standard library,
@@ -45,12 +51,9 @@ PACKAGE = "libssl1.1"
 DEB_VERSION = "1.1.1w-0+deb11u8"
 #: SHA-256 of ``libssl1.1_<DEB_VERSION>_amd64.deb``.
 DEB_SHA256 = "dcc68a543de6cb955a57077b66dcdb15f61d1e31e072f2c6cc4082c37da1b00d"
-#: The one apt source used for the download (written to a temporary sources list).
-APT_SOURCE = (
-    "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-    "http://deb.debian.org/debian-security bullseye-security main"
-)
-KEYRING = debian_fetch.KEYRING
+#: The source package it is built from (its directory in the pool), and the archive.
+SOURCE_PACKAGE = "openssl"
+ARCHIVE = debian_fetch.DEBIAN_SECURITY
 #: Where the libraries sit inside the package's data archive.
 LIB_DIR_IN_DEB = "usr/lib/x86_64-linux-gnu"
 LIBRARIES: tuple[str, ...] = ("libssl.so.1.1", "libcrypto.so.1.1")
@@ -61,10 +64,11 @@ LABEL = "fetch_openssl"
 
 PIN_HELP = (
     "To move the pin: find the current libssl1.1 version in bullseye-security "
-    "(https://packages.debian.org/bullseye/libssl1.1, or `apt-cache policy libssl1.1` with that "
-    "source), download its amd64 .deb, check it, and update DEB_VERSION and DEB_SHA256 at the "
-    f"top of {Path(__file__).name}. Or point {ENV_DEB} at a .deb you trust whose SHA-256 is "
-    "the pinned one."
+    "(https://packages.debian.org/bullseye/libssl1.1, or the pool directory "
+    "https://deb.debian.org/debian-security/pool/updates/main/o/openssl/), download its amd64 "
+    ".deb, `sha256sum` it, and update DEB_VERSION and DEB_SHA256 at the top of "
+    f"layers/aspose-ocr/{Path(__file__).name}. Or point {ENV_DEB} at a .deb you trust whose "
+    "SHA-256 is the pinned one."
 )
 
 
@@ -75,24 +79,14 @@ def default_cache_dir() -> Path:
 
 def _pin() -> debian_fetch.DebPin:
     """The pin as the shared code takes it (read at call time: tests move the pin)."""
-    return debian_fetch.DebPin(PACKAGE, DEB_VERSION, "amd64", DEB_SHA256)
+    return debian_fetch.DebPin(
+        PACKAGE, DEB_VERSION, "amd64", DEB_SHA256, source=SOURCE_PACKAGE, archive=ARCHIVE
+    )
 
 
 def verify(path: Path, origin: str) -> None:
     """Raise :class:`FetchError` unless ``path`` has the pinned SHA-256."""
     debian_fetch.verify(path, DEB_SHA256, DEB_FILENAME, origin, PIN_HELP)
-
-
-def download_with_apt(target: Path) -> None:
-    """Download the pinned .deb with apt-get to ``target`` (verified before it is moved there)."""
-    help_text = (
-        f"Get {DEB_FILENAME} (SHA-256 {DEB_SHA256}) some other way and set "
-        f"{ENV_DEB}=/path/to/it.\n{PIN_HELP}"
-    )
-    pin = _pin()
-    downloaded = debian_fetch.apt_download([pin], APT_SOURCE, target.parent, LABEL, help_text)
-    if downloaded[pin] != target:
-        os.replace(downloaded[pin], target)
 
 
 def obtain_deb(cache_dir: Path) -> Path:
@@ -105,20 +99,12 @@ def obtain_deb(cache_dir: Path) -> Path:
         verify(path, f"from ${ENV_DEB}")
         print(f"{LABEL}: using {path} (from ${ENV_DEB}, SHA-256 verified)", flush=True)
         return path
-    cached = cache_dir / DEB_FILENAME
-    if cached.is_file():
-        actual = sha256_of(cached)
-        if actual == DEB_SHA256:
-            print(f"{LABEL}: using cached {cached} (SHA-256 verified)", flush=True)
-            return cached
-        print(
-            f"{LABEL}: discarding cached {cached}: SHA-256 {actual}, expected {DEB_SHA256}",
-            file=sys.stderr,
-        )
-        cached.unlink()
-    download_with_apt(cached)
-    print(f"{LABEL}: cached {cached} (SHA-256 verified)", flush=True)
-    return cached
+    pin = _pin()
+    help_text = (
+        f"To supply it by hand: download {DEB_FILENAME} (SHA-256 {DEB_SHA256}) some other "
+        f"way and set {ENV_DEB}=/path/to/it.\n{PIN_HELP}"
+    )
+    return debian_fetch.obtain_debs([pin], cache_dir, label=LABEL, help_text=help_text)[pin]
 
 
 def ar_members(data: bytes) -> Iterator[tuple[str, bytes]]:

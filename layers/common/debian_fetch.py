@@ -6,30 +6,58 @@ from this directory by path: SAM's ``BuildMethod: makefile`` runs each layer's o
 which reaches this directory through ``$(HERE)/../common``.
 
 - :func:`obtain_debs`: a verified copy of each pinned .deb, from a local directory the user
-  names, else the cache, else ``apt-get download`` with a temporary sources list, lists
-  directory, status file and cache, so the host's apt state is never read or written;
+  names, else the cache, else :func:`download_debs`: straight from the archive's pool over
+  HTTPS with ``urllib``, so no apt, dpkg or Debian host is needed, only Python (tried: a Debian
+  host with apt-get and dpkg hidden from PATH);
 - :func:`read_files`: files from a .deb (an ``ar`` archive holding ``data.tar.*``), without dpkg;
 - :func:`install_files`: write them, leaving identical files untouched.
 
-Whatever the source, a .deb's SHA-256 must equal its pin. Standard library only; Python >= 3.9.
+Where a .deb is downloaded from (:meth:`DebPin.url`)::
+
+    <archive root>/<pool>/<prefix>/<source package>/<package>_<version without epoch>_<arch>.deb
+
+    https://deb.debian.org/debian/pool/main/t/tesseract-lang/tesseract-ocr-eng_4.1.0-2_all.deb
+    https://deb.debian.org/debian-security/pool/updates/main/o/openssl/libssl1.1_1.1.1w-0+deb11u8_amd64.deb
+
+``<prefix>`` is the source package's first letter, or its first four for a ``lib*`` source
+(``libx/libxml2``). The archive roots can be replaced by a mirror (or a snapshot.debian.org
+archive, which keeps every version ever published) with the variables ``DEBIAN_MIRROR`` and
+``DEBIAN_SECURITY_MIRROR`` (:data:`DEBIAN`, :data:`DEBIAN_SECURITY`); http(s)_proxy is honoured.
+
+Whatever the source, a .deb's SHA-256 must equal its pin: that, not the transport or the
+mirror, is what makes a .deb trusted (Debian's signed Release files are not consulted). A
+download goes to a temporary file next to its cache entry and is moved there only once its
+SHA-256 is the pin's. Standard library only; Python >= 3.9.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import os
-import shutil
-import subprocess
+import socket
+import ssl
 import sys
 import tarfile
 import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Debian's archive signing keys, which apt needs to trust the temporary source.
-KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+#: Seconds a connection or a single read may take before the attempt is given up.
+TIMEOUT_S = 60.0
+#: Attempts per .deb for transient failures (network errors, HTTP 408/429/5xx, short reads).
+ATTEMPTS = 3
+#: Seconds before the second attempt; doubled before each further one.
+RETRY_DELAY_S = 2.0
+#: HTTP statuses worth another attempt; any other error status fails at once.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+USER_AGENT = "serverless-ocr-layer-build (debian_fetch.py; Python urllib)"
 
 
 class FetchError(RuntimeError):
@@ -37,23 +65,100 @@ class FetchError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Archive:
+    """One Debian archive: the root that holds ``dists/`` and ``pool/``, and its pool's path."""
+
+    #: Its name on snapshot.debian.org (``https://snapshot.debian.org/archive/<name>/<time>``).
+    name: str
+    #: The environment variable that replaces :attr:`default` (a mirror or a snapshot).
+    env: str
+    #: The archive root used when :attr:`env` is unset or empty.
+    default: str
+    #: Where the ``main`` component's packages are, below the root.
+    pool: str
+
+    def root(self) -> str:
+        """The archive root URL: ``$<env>`` if set, else :attr:`default`; no trailing slash."""
+        raw = os.environ.get(self.env, "").strip()
+        url = (raw or self.default).rstrip("/")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise FetchError(
+                f"{self.env}={raw!r} is not an http(s) URL of a Debian archive root (the "
+                f"directory holding pool/), such as {self.default}"
+            )
+        return url
+
+    def snapshot_hint(self) -> str:
+        """How to take a version that left this archive from snapshot.debian.org."""
+        return (
+            f"snapshot.debian.org keeps every version ever published: "
+            f"{self.env}=https://snapshot.debian.org/archive/{self.name}/<YYYYMMDDTHHMMSSZ> "
+            f"(a time when the pinned version was current; see "
+            f"https://snapshot.debian.org/) downloads it from there, still checked against the pin."
+        )
+
+
+#: Debian's main archive (bookworm and the other releases).
+DEBIAN = Archive("debian", "DEBIAN_MIRROR", "https://deb.debian.org/debian", "pool/main")
+#: Debian's security archive (bullseye-security and later: ``pool/updates/main``). The same
+#: content is at https://security.debian.org/debian-security.
+DEBIAN_SECURITY = Archive(
+    "debian-security",
+    "DEBIAN_SECURITY_MIRROR",
+    "https://deb.debian.org/debian-security",
+    "pool/updates/main",
+)
+
+
+def pool_prefix(source: str) -> str:
+    """The pool directory a source package is filed under: ``openssl`` -> ``o``,
+    ``libxml2`` -> ``libx``."""
+    return source[:4] if source.startswith("lib") else source[:1]
+
+
+@dataclass(frozen=True)
 class DebPin:
-    """One Debian package at an exact version, and the SHA-256 of its .deb."""
+    """One Debian package at an exact version, the SHA-256 of its .deb, and where it lives."""
 
     package: str
     version: str
     arch: str
     sha256: str
+    #: The source package it is built from, when its name is not :attr:`package`'s.
+    source: str = ""
+    archive: Archive = DEBIAN
 
     @property
     def spec(self) -> str:
-        """What ``apt-get download`` is asked for: ``package=version``."""
+        """``package=version``, as apt and Debian's tools name one version of a package."""
         return f"{self.package}={self.version}"
 
     @property
+    def source_package(self) -> str:
+        """The source package's name (the pool directory)."""
+        return self.source or self.package
+
+    @property
     def filename(self) -> str:
-        """The .deb's file name as apt-get writes it (an epoch's colon becomes ``%3a``)."""
+        """The name the .deb is cached under, as apt-get and dpkg name it (an epoch's colon
+        becomes ``%3a``), so caches filled by earlier, apt-based builds stay valid."""
         return f"{self.package}_{self.version.replace(':', '%3a')}_{self.arch}.deb"
+
+    @property
+    def pool_filename(self) -> str:
+        """The .deb's name in the archive's pool, which leaves the epoch out."""
+        return f"{self.package}_{self.version.split(':', 1)[-1]}_{self.arch}.deb"
+
+    @property
+    def pool_path(self) -> str:
+        """The .deb's path below its archive's root."""
+        source = self.source_package
+        return f"{self.archive.pool}/{pool_prefix(source)}/{source}/{self.pool_filename}"
+
+    def url(self) -> str:
+        """Where the .deb is downloaded from: the archive root (or mirror) + :attr:`pool_path`."""
+        return f"{self.archive.root()}/{urllib.parse.quote(self.pool_path, safe='/+~')}"
 
 
 def default_cache_dir(name: str) -> Path:
@@ -83,109 +188,135 @@ def verify(path: Path, expected: str, expected_name: str, origin: str, help_text
         )
 
 
-def apt_options(state: Path, source: str) -> list[str]:
-    """Return apt-get options that keep every bit of apt state inside ``state``."""
-    lists = state / "lists"
-    cache = state / "cache"
-    (lists / "partial").mkdir(parents=True, exist_ok=True)
-    (cache / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-    sources = state / "sources.list"
-    sources.write_text(source + "\n", encoding="utf-8")
-    status = state / "status"  # an empty dpkg status: the host's installed packages don't matter
-    status.write_text("", encoding="utf-8")
-    options = {
-        "Dir::State::Lists": str(lists),
-        "Dir::State::status": str(status),
-        "Dir::Cache": str(cache),
-        "Dir::Etc::SourceList": str(sources),
-        "Dir::Etc::SourceParts": "/dev/null",
-        "APT::Architecture": "amd64",
-        "APT::Architectures": "amd64",
-    }
-    if os.geteuid() == 0:
-        # The temporary directories are not readable by the _apt sandbox user; say so up front
-        # instead of letting apt print a warning for every download.
-        options["APT::Sandbox::User"] = "root"
-    result: list[str] = []
-    for key, value in options.items():
-        result += ["-o", f"{key}={value}"]
-    return result
+#: What a failed attempt may be worth repeating for: the network, not the answer.
+_TRANSIENT = (
+    urllib.error.URLError,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,
+    socket.timeout,
+    ssl.SSLError,
+)
 
 
-def run_apt(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run apt-get with ``args`` in ``cwd``, capturing its output."""
-    return subprocess.run(
-        ["apt-get", "-q", *args],
-        cwd=str(cwd),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
+def _fetch_once(url: str, pin: DebPin, target: Path, help_text: str) -> int:
+    """Download ``url`` to ``target`` through a temporary file, verified; return its size."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
     )
+    partial = Path(partial_name)
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        # Two nested `with`s: a parenthesized pair needs Python 3.10, and this runs on 3.9.
+        with os.fdopen(handle, "wb") as out:  # noqa: SIM117
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                length = response.headers.get("Content-Length")
+                for chunk in iter(lambda: response.read(1 << 16), b""):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+        if length is not None and length.isdigit() and size != int(length):
+            raise ConnectionError(f"the connection closed after {size:,} of {int(length):,} bytes")
+        actual = digest.hexdigest()
+        if actual != pin.sha256:
+            raise FetchError(
+                f"SHA-256 mismatch for {pin.pool_filename} downloaded from {url}:\n"
+                f"  expected {pin.sha256}  (the pin of {pin.spec})\n"
+                f"  actual   {actual}  ({size:,} bytes)\n"
+                f"The file was not kept. A mirror ({pin.archive.env}) serving other bytes under "
+                f"the same name is broken or not to be trusted; a pin that is wrong must be "
+                f"fixed.\n{help_text}"
+            )
+        partial.chmod(0o644)  # mkstemp's 0600 would hide the cache from other users
+        os.replace(partial, target)
+        return size
+    finally:
+        partial.unlink(missing_ok=True)
 
 
-def apt_download(
-    pins: Sequence[DebPin], source: str, dest: Path, label: str, help_text: str
-) -> dict[DebPin, Path]:
-    """Download every pinned .deb with one temporary apt session into ``dest``, verified.
+def _where(archive: Archive) -> str:
+    """Which archive root was used, and why: the variable's value or the default."""
+    if os.environ.get(archive.env, "").strip():
+        return f"the archive root is {archive.env}={os.environ[archive.env].strip()}"
+    return f"the archive root is {archive.default} ({archive.env} is not set)"
 
-    ``help_text`` ends each error: it says how to do without apt (a local .deb) or move a pin.
+
+def download_deb(pin: DebPin, target: Path, label: str, help_text: str) -> Path:
+    """Download ``pin``'s .deb from its pool URL to ``target``, verified against the pin.
+
+    Network errors, HTTP 408/429/5xx and short reads are retried (:data:`ATTEMPTS`, waiting
+    :data:`RETRY_DELAY_S`, then twice as long...); any other HTTP error, and a SHA-256 mismatch,
+    fail at once. ``help_text`` ends each error: how to supply the .deb by hand, move the pin.
     """
-    specs = " ".join(pin.spec for pin in pins)
-    if shutil.which("apt-get") is None:
-        raise FetchError(
-            f"apt-get is not available on this machine, so {specs} cannot be downloaded.\n"
-            f"{help_text}"
-        )
-    if not KEYRING.is_file():
-        raise FetchError(
-            f"{KEYRING} is missing (Debian: package debian-archive-keyring), so apt cannot check "
-            f"Debian's archive signature. Install it, or do without apt:\n{help_text}"
-        )
-    dest.mkdir(parents=True, exist_ok=True)
-    found: dict[DebPin, Path] = {}
-    with tempfile.TemporaryDirectory(prefix="debian-fetch-") as tmp:
-        state = Path(tmp)
-        options = apt_options(state, source)
-        print(f"{label}: apt-get update (temporary lists: {source})", flush=True)
-        update = run_apt([*options, "update"], state)
-        if update.returncode != 0:
-            raise FetchError(
-                f"`apt-get update` for the temporary source failed (exit {update.returncode}):\n"
-                f"{update.stdout.strip()}"
+    url = pin.url()
+    failed = f"cannot download {pin.spec} ({pin.arch})"
+    print(f"{label}: downloading {url}", flush=True)
+    for attempt in range(1, ATTEMPTS + 1):
+        started = time.monotonic()
+        try:
+            size = _fetch_once(url, pin, target, help_text)
+        except urllib.error.HTTPError as error:
+            status = f"HTTP {error.code} {error.reason}"
+            if error.code in (404, 410):
+                raise FetchError(
+                    f"{failed}: {status} from\n  {url}\n"
+                    f"Either the mirror lacks it ({_where(pin.archive)}), or the pinned version "
+                    f"has left the archive (a newer update replaced it). "
+                    f"{pin.archive.snapshot_hint()}\n{help_text}"
+                ) from error
+            if error.code not in RETRY_STATUSES or attempt == ATTEMPTS:
+                tries = "not retried" if error.code not in RETRY_STATUSES else f"{attempt} attempts"
+                raise FetchError(
+                    f"{failed}: {status} from\n  {url}\n({tries}; {_where(pin.archive)}).\n"
+                    f"{help_text}"
+                ) from error
+            reason = status
+        except _TRANSIENT as error:
+            cause = getattr(error, "reason", None) or error
+            if attempt == ATTEMPTS:
+                raise FetchError(
+                    f"{failed} from\n  {url}\n{cause} ({ATTEMPTS} attempts; "
+                    f"{_where(pin.archive)}). Without network access to it, set "
+                    f"{pin.archive.env} to a Debian mirror you can reach (http(s) proxies are "
+                    f"taken from https_proxy/http_proxy), or supply the .deb by hand.\n"
+                    f"{help_text}"
+                ) from error
+            reason = str(cause)
+        else:
+            seconds = time.monotonic() - started
+            print(
+                f"{label}: {pin.pool_filename}: {size:,} bytes in {seconds:.1f} s "
+                "(SHA-256 verified)",
+                flush=True,
             )
-        out = state / "download"
-        out.mkdir()
-        print(f"{label}: apt-get download {specs}", flush=True)
-        download = run_apt([*options, "download", *(pin.spec for pin in pins)], out)
-        if download.returncode != 0:
-            raise FetchError(
-                f"`apt-get download {specs}` failed (exit {download.returncode}); a pinned "
-                f"version may no longer be in the archive:\n{download.stdout.strip()}\n"
-                f"{help_text}"
-            )
-        for pin in pins:
-            downloaded = out / pin.filename
-            if not downloaded.is_file():
-                left = sorted(path.name for path in out.iterdir())
-                raise FetchError(f"apt-get download left {left} in {out}, not {pin.filename}")
-            verify(downloaded, pin.sha256, pin.filename, "downloaded with apt-get", help_text)
-            target = dest / pin.filename
-            partial = target.with_name(target.name + ".partial")
-            shutil.copyfile(downloaded, partial)
-            os.replace(partial, target)
-            found[pin] = target
-    return found
+            return target
+        delay = RETRY_DELAY_S * 2 ** (attempt - 1)
+        print(
+            f"{label}: {url}: {reason}; attempt {attempt + 1} of {ATTEMPTS} in {delay:g} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-Downloader = Callable[[Sequence[DebPin], str, Path, str, str], Mapping[DebPin, Path]]
+def download_debs(
+    pins: Sequence[DebPin], dest: Path, label: str, help_text: str
+) -> dict[DebPin, Path]:
+    """Download each pinned .deb into ``dest`` (as :attr:`DebPin.filename`), verified."""
+    return {pin: download_deb(pin, dest / pin.filename, label, help_text) for pin in pins}
+
+
+Downloader = Callable[[Sequence[DebPin], Path, str, str], Mapping[DebPin, Path]]
 
 
 def obtain_debs(
     pins: Sequence[DebPin],
     cache_dir: Path,
     *,
-    source: str,
     label: str,
     help_text: str,
     local_dir: Path | None = None,
@@ -197,7 +328,8 @@ def obtain_debs(
     1. ``local_dir`` (when given: the only source, never a fallback): any ``*.deb`` in it whose
        SHA-256 is the pin's, whatever its name;
     2. the verified copy in ``cache_dir`` (a corrupt copy is discarded);
-    3. ``download`` (default: :func:`apt_download`) of all the rest at once, into ``cache_dir``.
+    3. ``download`` (default: :func:`download_debs`, from the archive's pool) of all the rest,
+       into ``cache_dir``.
     """
     result: dict[DebPin, Path] = {}
     if local_dir is not None:
@@ -230,7 +362,7 @@ def obtain_debs(
     if result:
         print(f"{label}: {len(result)} cached .deb(s) in {cache_dir} (SHA-256 verified)")
     if missing:
-        downloaded = (download or apt_download)(missing, source, cache_dir, label, help_text)
+        downloaded = (download or download_debs)(missing, cache_dir, label, help_text)
         for pin in missing:
             verify(downloaded[pin], pin.sha256, pin.filename, "downloaded", help_text)
             result[pin] = downloaded[pin]

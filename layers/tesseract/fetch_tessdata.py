@@ -14,11 +14,15 @@ searchable-PDF renderer loads from the tessdata directory).
 
 How each .deb is obtained, first match wins (``layers/common/debian_fetch.py``):
 
-1. env ``TESSERACT_DEBS_DIR`` (or ``--debs-dir``) names a directory of .debs (for build hosts
-   without apt): any file there whose SHA-256 is the pin's; it is the only source then;
+1. env ``TESSERACT_DEBS_DIR`` (or ``--debs-dir``) names a directory of .debs (to build offline,
+   or from copies you keep): any file there whose SHA-256 is the pin's; it is the only source
+   then;
 2. the verified copy in ``--cache DIR`` (default ``${XDG_CACHE_HOME:-~/.cache}/tesseract-layer``);
-3. ``apt-get download`` from bookworm main, with a temporary sources list, lists, status and
-   cache, so the host's apt state is never touched.
+3. a download straight from Debian's pool over HTTPS (``urllib``: no apt, no dpkg, any host with
+   Python, SAM's build container included), e.g.
+   ``https://deb.debian.org/debian/pool/main/t/tesseract-lang/tesseract-ocr-eng_4.1.0-2_all.deb``
+   (the pool's names leave out the epoch ``1:``). ``DEBIAN_MIRROR`` replaces
+   ``https://deb.debian.org/debian`` (a mirror, or a snapshot.debian.org archive).
 
 A language without a pin is refused (its data could not be verified); ``PIN_HELP`` says how to
 add one. Files are written only if they differ, and ``*.traineddata`` not asked for are removed
@@ -45,13 +49,10 @@ __all__ = ["FetchError"]
 LABEL = "fetch_tessdata"
 
 # --- the pins -------------------------------------------------------------------------------------
-#: The one apt source used for downloads (written to a temporary sources list).
-APT_SOURCE = (
-    "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-    "http://deb.debian.org/debian bookworm main"
-)
-#: Version of every ``tesseract-ocr-<lang>`` package in bookworm (source tesseract-lang).
+#: Version of every ``tesseract-ocr-<lang>`` package in bookworm, osd's included.
 LANGUAGE_VERSION = "1:4.1.0-2"
+#: The source package they are all built from: their directory in the pool.
+LANGUAGE_SOURCE = "tesseract-lang"
 #: Tesseract language code -> SHA-256 of ``tesseract-ocr-<code>_1%3a4.1.0-2_all.deb``
 #: (the package name spells ``_`` as ``-``: chi_sim is tesseract-ocr-chi-sim).
 LANGUAGE_PINS: dict[str, str] = {
@@ -71,6 +72,7 @@ LIBTESSERACT = DebPin(
     "5.3.0-2",
     "amd64",
     "19b1719f30235eaf209866b219d4dbdd4dddd813758a8d5b9715c78c40702ff1",
+    source="tesseract",
 )
 PDF_FONT = "pdf.ttf"
 #: Always included: orientation and script detection.
@@ -86,11 +88,19 @@ CODE_RE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 TESSDATA_RE = re.compile(r"usr/share/tesseract-ocr/[^/]+/tessdata/([^/]+)")
 
 PIN_HELP = (
-    "To add or move a pin: `apt-get download tesseract-ocr-<lang>` (or libtesseract5) with "
-    "bookworm main in your sources (https://packages.debian.org/bookworm/tesseract-ocr-<lang>), "
-    '`sha256sum` the .deb, and add `"<lang>": "<sha256>",` to LANGUAGE_PINS (or update '
-    f"LIBTESSERACT) in layers/tesseract/{Path(__file__).name}. Without apt, put the pinned .debs "
-    f"in a directory and set {ENV_DEBS_DIR}=/path/to/it."
+    "To add or move a pin: download tesseract-ocr-<lang>'s .deb (bookworm: "
+    "https://deb.debian.org/debian/pool/main/t/tesseract-lang/, or `apt-get download "
+    "tesseract-ocr-<lang>`; https://packages.debian.org/bookworm/tesseract-ocr-<lang>), "
+    '`sha256sum` it, and add `"<lang>": "<sha256>",` to LANGUAGE_PINS (or update LIBTESSERACT) '
+    f"in layers/tesseract/{Path(__file__).name}. To supply the pinned .debs by hand, put them in "
+    f"a directory and set {ENV_DEBS_DIR}=/path/to/it."
+)
+
+#: Ends every error about obtaining a .deb: how to do without the download, then pinning.
+FETCH_HELP = (
+    "To supply the pinned .debs by hand (offline, or from copies you keep): download them some "
+    "other way (the URLs above, or `apt-get download <package>=<version>` on Debian), put them "
+    f"in a directory and set {ENV_DEBS_DIR}=/path/to/it.\n{PIN_HELP}"
 )
 
 
@@ -139,7 +149,7 @@ def language_pin(code: str, pins: dict[str, str] | None = None) -> DebPin:
             f"{LANGUAGE_VERSION}), so its data cannot be verified. Pinned: "
             f"{' '.join(sorted(table))}.\n{PIN_HELP}"
         )
-    return DebPin(package_name(code), LANGUAGE_VERSION, "all", table[code])
+    return DebPin(package_name(code), LANGUAGE_VERSION, "all", table[code], LANGUAGE_SOURCE)
 
 
 def pins_for(languages: Sequence[str]) -> dict[str, DebPin]:
@@ -177,9 +187,8 @@ def fetch(
     debs = debian_fetch.obtain_debs(
         unique,
         cache_dir if cache_dir is not None else default_cache_dir(),
-        source=APT_SOURCE,
         label=LABEL,
-        help_text=PIN_HELP,
+        help_text=FETCH_HELP,
         local_dir=debs_dir,
         local_origin=f"{ENV_DEBS_DIR}",
     )
@@ -208,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "--debs-dir",
         type=Path,
         default=os.environ.get(ENV_DEBS_DIR) or None,
-        help=f"use the pinned .debs from this directory, never apt (default: ${ENV_DEBS_DIR})",
+        help=f"use the pinned .debs from this directory, never download (default: ${ENV_DEBS_DIR})",
     )
     parser.add_argument(
         "--cache",

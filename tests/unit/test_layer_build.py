@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,13 +49,13 @@ def deb(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def no_apt(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if anything tries to download with apt."""
+def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if anything tries to download a .deb."""
 
-    def refuse(target: Path) -> None:
-        pytest.fail(f"apt-get download attempted for {target}")
+    def refuse(*args: object) -> None:
+        pytest.fail(f"download attempted: {args}")
 
-    monkeypatch.setattr(fetch_openssl, "download_with_apt", refuse)
+    monkeypatch.setattr(fetch_openssl.debian_fetch, "download_debs", refuse)
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_extract_libraries_refuses_what_is_not_an_ar_archive(tmp_path: Path) -> 
 
 
 def test_fetch_uses_the_deb_named_by_libssl11_deb(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned: Path, no_apt: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned: Path, no_download: None
 ) -> None:
     monkeypatch.setenv(fetch_openssl.ENV_DEB, str(pinned))
     dest, cache = tmp_path / "lib", tmp_path / "cache"
@@ -101,7 +102,7 @@ def test_fetch_uses_the_deb_named_by_libssl11_deb(
 
 
 def test_libssl11_deb_wins_over_the_cache_and_never_falls_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned: Path, no_apt: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pinned: Path, no_download: None
 ) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -119,7 +120,7 @@ def test_a_deb_with_another_hash_is_refused_naming_expected_and_actual(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     deb: Path,
-    no_apt: None,
+    no_download: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv(fetch_openssl.ENV_DEB, str(deb))
@@ -150,16 +151,17 @@ def test_a_corrupt_cached_deb_is_discarded(
     cache.mkdir()
     cached = cache / fetch_openssl.DEB_FILENAME
     cached.write_bytes(b"truncated download")
-    downloads: list[Path] = []
+    downloads: list[str] = []
 
-    def download(target: Path) -> None:
-        downloads.append(target)
-        target.write_bytes(pinned.read_bytes())
+    def download(pins: Sequence[Any], dest: Path, label: str, help_text: str) -> dict[Any, Path]:
+        downloads.extend(pin.filename for pin in pins)
+        (dest / pins[0].filename).write_bytes(pinned.read_bytes())
+        return {pins[0]: dest / pins[0].filename}
 
-    monkeypatch.setattr(fetch_openssl, "download_with_apt", download)
+    monkeypatch.setattr(fetch_openssl.debian_fetch, "download_debs", download)
 
     assert fetch_openssl.obtain_deb(cache) == cached
-    assert downloads == [cached]
+    assert downloads == [fetch_openssl.DEB_FILENAME]
     assert cached.read_bytes() == pinned.read_bytes()
 
 

@@ -68,13 +68,13 @@ def debs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def no_apt(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if anything tries to download with apt."""
+def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if anything tries to download a .deb."""
 
     def refuse(*args: object) -> None:
-        pytest.fail(f"apt-get download attempted: {args}")
+        pytest.fail(f"download attempted: {args}")
 
-    monkeypatch.setattr(debian_fetch, "apt_download", refuse)
+    monkeypatch.setattr(debian_fetch, "download_debs", refuse)
 
 
 # --- the language list ----------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_an_unpinned_language_is_refused_saying_how_to_pin_it() -> None:
     message = str(raised.value)
     assert "'xyz'" in message
     assert "tesseract-ocr-xyz" in message
-    assert "apt-get download tesseract-ocr-<lang>" in message
+    assert "https://deb.debian.org/debian/pool/main/t/tesseract-lang/" in message
     assert "sha256sum" in message
     assert "LANGUAGE_PINS" in message
     assert "TESSERACT_DEBS_DIR" in message
@@ -154,7 +154,7 @@ def test_the_build_refuses_an_unpinned_language_before_downloading_anything(
 
 
 def test_fetch_extracts_the_traineddata_osd_and_pdf_ttf_from_the_debs(
-    tmp_path: Path, debs: Path, no_apt: None
+    tmp_path: Path, debs: Path, no_download: None
 ) -> None:
     dest = tmp_path / "tessdata"
 
@@ -171,7 +171,7 @@ def test_fetch_extracts_the_traineddata_osd_and_pdf_ttf_from_the_debs(
 
 
 def test_fetch_is_idempotent_and_removes_languages_no_longer_asked_for(
-    tmp_path: Path, debs: Path, no_apt: None
+    tmp_path: Path, debs: Path, no_download: None
 ) -> None:
     dest = tmp_path / "tessdata"
     fetch_tessdata.fetch(dest, ["eng", "rus"], debs_dir=debs)
@@ -200,12 +200,12 @@ def test_a_deb_with_another_hash_is_refused_naming_both_hashes(
     downloads: list[list[str]] = []
 
     def download(
-        pins: Sequence[object], source: str, dest: Path, label: str, help_text: str
+        pins: Sequence[object], dest: Path, label: str, help_text: str
     ) -> dict[object, Path]:
         downloads.append([p.filename for p in pins])  # type: ignore[attr-defined]
         return {p: tampered for p in pins}
 
-    monkeypatch.setattr(debian_fetch, "apt_download", download)
+    monkeypatch.setattr(debian_fetch, "download_debs", download)
     # osd and libtesseract5 are cached intact.
     for other in ("osd.traineddata", "pdf.ttf"):
         wanted = fetch_tessdata.pins_for(["eng"])[other]
@@ -243,7 +243,7 @@ def test_extract_refuses_a_deb_without_the_file_or_with_a_symlink(tmp_path: Path
 
 
 def test_main_writes_the_stamp_and_reports_errors_on_stderr(
-    tmp_path: Path, debs: Path, no_apt: None, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, debs: Path, no_download: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dest, stamp = tmp_path / "tessdata", tmp_path / "stamp"
     args = ["--dest", str(dest), "--debs-dir", str(debs), "--stamp", str(stamp)]
