@@ -11,6 +11,9 @@ OPENSSL_DIR := $(CURDIR)/.cache/openssl11/lib
 BUILD_DIR := .aws-sam/build
 
 # The engine's .NET runtime needs OpenSSL 1.1 (fetched from Debian bullseye by `setup`).
+# Both fetchers download pinned .debs straight from Debian's pool over HTTPS (no apt or dpkg);
+# DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR (environment or command line) name mirrors, and reach
+# the layers' Makefiles under `sam build` through the environment, as TESSERACT_LANGUAGES does.
 export OCR_OPENSSL_LIB_DIR := $(OPENSSL_DIR)
 # Tesseract's language data for local runs and tests: the same pinned Debian packages and code
 # as the TesseractLayer's tessdata/ (fetched by `setup`). TESSERACT_LANGUAGES (space or comma
@@ -29,17 +32,25 @@ TESSDATA_WANTED := $(strip $(subst $(comma), ,$(TESSERACT_LANGUAGES)))
 TESSDATA_HAVE := $(strip $(file <$(TESSDATA_STAMP)))
 TESSDATA_CHANGED := $(strip $(filter-out $(TESSDATA_HAVE),$(TESSDATA_WANTED)) $(filter-out $(TESSDATA_WANTED),$(TESSDATA_HAVE)))
 export OCR_RESOURCES_DIR ?= $(CURDIR)/.cache/ocr-models
+# The Lambda architecture of `make build` and `make deploy`: x86_64 (default, python3.12, both
+# engines) or arm64 (Graviton, python3.13, Tesseract only: README, "Graviton"). SAM does not tell
+# a makefile build which architecture the template resolved, so the function's and the
+# TesseractLayer's Makefiles read it from LAMBDA_ARCHITECTURE.
+ARCH ?= x86_64
+export LAMBDA_ARCHITECTURE := $(ARCH)
 export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.12 on PATH; the virtualenv provides it.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup lock demo bench-documents bench-accuracy test test-unit test-integration test-engine test-e2e test-infrastructure lint build validate invoke local-s3 up deploy redrive backfill reprocess load bench clean FORCE
+.PHONY: help setup emulator lock demo bench-documents bench-accuracy test test-unit test-integration test-engine test-e2e test-infrastructure lint build validate invoke local-s3 up deploy redrive backfill reprocess load bench clean FORCE
 
 help:
 	@echo "make demo [ENGINE=tesseract] [IMAGE=scan.png]   set up, then recognize a sample through a local S3 and the handler"
 	@echo "make test      set up, then run every test tier (unit, integration, engine, e2e, infrastructure)"
 	@echo "make test-unit | test-integration | test-engine | test-e2e | test-infrastructure   one tier (tests/<tier>/)"
 	@echo "make build [TESSERACT_LANGUAGES='eng rus']   sam build (no Docker; both engines' layers) and check Lambda's size limit per engine"
+	@echo "make build ARCH=arm64   the same for Graviton: the function and the Tesseract layer (python3.13), self-tested under emulation"
+	@echo "make emulator   install qemu-user-static (as root, with apt-get) to run arm64 builds on x86_64"
 	@echo "make invoke EVENT=events/s3-put.json [SEED=1]   run the handler on an event (Docker-free)"
 	@echo "make local-s3  an S3 endpoint on http://127.0.0.1:5000 (moto_server) for make invoke"
 	@echo "make up [ENGINE=aspose|tesseract] [WORKERS=2] [BATCH=N] [VISIBILITY=S] [FAKE=1]   the deployed flow locally, in the foreground: S3+SQS on http://127.0.0.1:5000, queue -> worker processes"
@@ -90,6 +101,19 @@ $(TESSDATA_STAMP): layers/tesseract/fetch_tessdata.py layers/common/debian_fetch
 
 FORCE:
 
+# Debian's qemu-user-static runs the arm64 layer's self-test and the arm64 e2e test on an x86_64
+# machine. A system package: `setup` never installs it; this target does, as root (.ci/run calls
+# it), and otherwise says how.
+emulator:
+	@if command -v qemu-aarch64-static >/dev/null || [ "$$(uname -m)" = aarch64 ]; then \
+		echo "arm64 programs can run here"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static; }; \
+	else \
+		echo "install qemu-user-static (Debian/Ubuntu, as root: apt-get install -y qemu-user-static)" >&2; exit 1; \
+	fi
+
 demo: setup
 	$(PY) -m tools.demo $(if $(IMAGE),--image $(IMAGE)) $(if $(ENGINE),--engine $(ENGINE))
 
@@ -117,8 +141,15 @@ validate: setup
 	$(VENV)/bin/sam validate --lint
 
 build: setup
+	@case "$(ARCH)" in x86_64|arm64) ;; *) echo "ARCH must be x86_64 or arm64, not '$(ARCH)'" >&2; exit 2;; esac
+ifeq ($(ARCH),arm64)
+	@# The function with the one layer an arm64 stack attaches (Aspose's is x86_64 only).
+	$(VENV)/bin/sam build OcrFunction --parameter-overrides OcrEngine=tesseract Architecture=arm64
+	$(PY) tools/check_sizes.py $(BUILD_DIR) --engine tesseract=TesseractLayer --architecture arm64
+else
 	$(VENV)/bin/sam build
-	$(PY) tools/check_sizes.py $(BUILD_DIR) --engine aspose=AsposeOcrLayer --engine tesseract=TesseractLayer
+	$(PY) tools/check_sizes.py $(BUILD_DIR) --engine aspose=AsposeOcrLayer --engine tesseract=TesseractLayer --architecture x86_64
+endif
 
 invoke: setup
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/s3-put.json [SEED=1]" >&2; exit 2; }
@@ -160,7 +191,7 @@ bench-documents: setup
 	$(PY) -m bench.documents $(if $(ENGINE),--engines $(ENGINE))
 
 deploy: build
-	$(VENV)/bin/sam deploy --guided
+	$(VENV)/bin/sam deploy --guided $(if $(filter arm64,$(ARCH)),--parameter-overrides OcrEngine=tesseract Architecture=arm64)
 
 clean:
 	rm -rf .aws-sam .cache .pytest_cache .mypy_cache .ruff_cache $(VENV)

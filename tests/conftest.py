@@ -52,13 +52,45 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def s3(aws_credentials: None) -> Iterator[S3Client]:
-    """An in-process S3 with the input and output buckets."""
+def s3(aws_credentials: None, request: pytest.FixtureRequest) -> Iterator[S3Client]:
+    """An in-process S3 with the input and output buckets.
+
+    Parametrized indirectly with "sse-kms" (`@pytest.mark.parametrize("s3", ["sse-kms"],
+    indirect=True)`), both buckets encrypt by default with a new customer-managed KMS key and
+    S3 Bucket Keys, as the stack does with KmsKeyArn; `bucket_kms_key` names the key."""
+    encryption = getattr(request, "param", "default")
+    assert encryption in ("default", "sse-kms"), encryption
     with mock_aws():
         client = boto3.client("s3")
         client.create_bucket(Bucket=INPUT_BUCKET)
         client.create_bucket(Bucket=OUTPUT_BUCKET)
+        if encryption == "sse-kms":
+            key = boto3.client("kms").create_key(Description="ocr test key")["KeyMetadata"]
+            for bucket in (INPUT_BUCKET, OUTPUT_BUCKET):
+                client.put_bucket_encryption(
+                    Bucket=bucket,
+                    ServerSideEncryptionConfiguration={
+                        "Rules": [
+                            {
+                                "ApplyServerSideEncryptionByDefault": {
+                                    "SSEAlgorithm": "aws:kms",
+                                    "KMSMasterKeyID": key["Arn"],
+                                },
+                                "BucketKeyEnabled": True,
+                            }
+                        ]
+                    },
+                )
         yield client
+
+
+@pytest.fixture
+def bucket_kms_key(s3: S3Client) -> str:
+    """The ARN of the KMS key the buckets encrypt with (`s3` parametrized "sse-kms")."""
+    (rule,) = s3.get_bucket_encryption(Bucket=OUTPUT_BUCKET)["ServerSideEncryptionConfiguration"][
+        "Rules"
+    ]
+    return rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
 
 
 @pytest.fixture

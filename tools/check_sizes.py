@@ -12,6 +12,11 @@ zipped (deflate, exactly as SAM's ``zipfile`` zips a directory for upload), then
 exits with status 1 if function plus layers exceed 262,144,000 bytes unzipped (2 if a directory
 is missing). ``--layer`` may be repeated for several layers attached together.
 
+``--architecture x86_64|arm64`` also checks that every ELF file (shared library, extension
+module) of the function and the layers is built for that Lambda architecture (`make build
+ARCH=arm64` passes arm64): sizes of a build for the other processor are not the ones deployed,
+and such a deployment fails at its first import. A mismatch exits with status 1.
+
 ``--engine NAME=LAYER[,LAYER...]`` (repeatable) checks one combination per engine instead: a
 deployment attaches only its engine's layer (template.yaml's ``OcrEngine``), so each engine's
 function plus layers must fit on its own. Every combination is reported; the last line names
@@ -228,6 +233,51 @@ def format_engines_report(results: Mapping[str, Check]) -> str:
     return "\n".join(sections)
 
 
+#: The ELF ``e_machine`` of each Lambda architecture's native code (EM_X86_64, EM_AARCH64).
+#: How many wrong files a report names.
+SHOWN = 5
+#: Bytes of an ELF header up to and including e_machine.
+ELF_HEADER = 20
+ELF_MACHINES: dict[str, int] = {"x86_64": 62, "arm64": 183}
+
+
+def elf_machine(path: Path) -> int | None:
+    """The ELF ``e_machine`` of the file at ``path``, or None if it is not an ELF file."""
+    with path.open("rb") as handle:
+        header = handle.read(ELF_HEADER)
+    if len(header) < ELF_HEADER or header[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+
+
+def foreign_binaries(directory: Path, architecture: str) -> list[str]:
+    """The ELF files below ``directory`` not built for ``architecture`` (relative paths)."""
+    wanted = ELF_MACHINES[architecture]
+    return [
+        path.relative_to(directory).as_posix()
+        for path in files_under(directory)
+        if (machine := elf_machine(path)) is not None and machine != wanted
+    ]
+
+
+def check_architecture(directories: Sequence[Path], architecture: str) -> str | None:
+    """None if every ELF file of ``directories`` is for ``architecture``, else what is not."""
+    wrong = [
+        f"{directory.name}/{name}"
+        for directory in directories
+        for name in foreign_binaries(directory, architecture)
+    ]
+    if not wrong:
+        return None
+    shown = ", ".join(wrong[:SHOWN])
+    if len(wrong) > SHOWN:
+        shown += f" and {len(wrong) - SHOWN} more"
+    return (
+        f"WRONG ARCHITECTURE: {len(wrong)} native file(s) are not built for {architecture}: "
+        f"{shown}. Build again with `make build ARCH={architecture}`."
+    )
+
+
 def parse_engine(value: str) -> tuple[str, list[str]]:
     """``"tesseract=TesseractLayer"`` or ``"x=LayerA,LayerB"`` -> (engine, layer logical ids)."""
     engine, sep, layers = value.partition("=")
@@ -265,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
         "--limit", type=int, default=LAMBDA_UNZIPPED_LIMIT, help="unzipped limit in bytes"
     )
     parser.add_argument("--no-zip", action="store_true", help="skip computing zipped sizes")
+    parser.add_argument(
+        "--architecture",
+        choices=sorted(ELF_MACHINES),
+        default=None,
+        help="also check that every native file is built for this Lambda architecture",
+    )
     args = parser.parse_args(argv)
     build_dir: Path = args.build_dir
     function_dir = build_dir / args.function
@@ -286,6 +342,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.architecture is not None:
+        problem = check_architecture([function_dir, *layer_dirs], args.architecture)
+        if problem is not None:
+            print(problem)
+            return 1
+        print(f"architecture {args.architecture}: every native file is built for it")
     if engines is not None:
         results = check_engines(function_dir, engines, args.limit, zipped=not args.no_zip)
         print(format_engines_report(results))

@@ -90,9 +90,11 @@ def function_property(
     return _Resolver(document, _parameters(document, parameters), {}).resolve(raw)
 
 
-def function_runtime(function: str = "OcrFunction") -> str:
-    """The function's runtime (for example python3.12)."""
-    return str(function_property("Runtime", function))
+def function_runtime(
+    function: str = "OcrFunction", parameters: Mapping[str, str] | None = None
+) -> str:
+    """The function's runtime (python3.12; python3.13 with {"Architecture": "arm64"})."""
+    return str(function_property("Runtime", function, parameters))
 
 
 class _Resolver:

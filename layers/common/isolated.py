@@ -38,8 +38,11 @@ def run_isolated(
     mark: str,
     timeout: float,
     environment: Mapping[str, str] | None = None,
+    interpreter: Sequence[str] | None = None,
 ) -> IsolatedRun:
-    """Run ``script`` on this interpreter, isolated; raise TimeoutError after ``timeout``."""
+    """Run ``script`` isolated on this interpreter, or on ``interpreter`` (a command that starts
+    another Python, e.g. an emulated one for another architecture); raise TimeoutError after
+    ``timeout``."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": scratch,
@@ -47,7 +50,7 @@ def run_isolated(
         "LANG": "C.UTF-8",
         **(environment or {}),
     }
-    command = [sys.executable, "-I", "-S", "-B", str(script), *arguments]
+    command = [*(interpreter or [sys.executable]), "-I", "-S", "-B", str(script), *arguments]
     started = time.monotonic()
     try:
         child = subprocess.run(

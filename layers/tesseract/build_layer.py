@@ -1,10 +1,20 @@
 #!/usr/bin/env python3
-"""Build the TesseractLayer (Lambda layer for python3.12, x86_64) into an artifacts directory.
+"""Build the TesseractLayer (Lambda layer for python3.12 on x86_64, or python3.13 on arm64)
+into an artifacts directory.
 
 Run by ``make build-TesseractLayer`` (SAM's ``BuildMethod: makefile``) with the Python 3.12
 interpreter the Makefile found::
 
     python3.12 build_layer.py --artifacts-dir "$ARTIFACTS_DIR" [--languages "eng rus"]
+        [--architecture arm64]
+
+``--architecture`` (default ``$LAMBDA_ARCHITECTURE``, else x86_64; template.yaml's
+``Architecture``) picks the target: x86_64 takes ``requirements.txt``'s cp312 wheels and runs
+the self-test on this Python 3.12; arm64 (Graviton) takes ``requirements-arm64.txt``'s cp313
+aarch64 wheels and runs the same self-test on Debian's python3.13 for arm64, emulated by
+qemu-user-static on an x86_64 host (``layers/common/arm64_sysroot.py``). An arm64 layer whose
+self-test cannot run (no emulator, no sysroot) fails the build: a layer that never ran is not
+offered to users.
 
 Layout produced (Lambda unpacks a layer to ``/opt``)::
 
@@ -14,15 +24,17 @@ Layout produced (Lambda unpacks a layer to ``/opt``)::
 
 Steps, each printed with what it removed or added:
 
-1. ``pip install --require-hashes`` of ``requirements.txt`` for cp312 / manylinux x86_64 only
+1. ``pip install --require-hashes`` of the target's requirements for its CPython and platform
    (wheels kept in ``${XDG_CACHE_HOME:-~/.cache}/tesseract-layer/wheels``);
 2. trim what Lambda never loads: bytecode caches, type stubs, console scripts, pypdfium2's
-   command-line tool, test directories, other CPython ABIs' extension modules;
+   command-line tool, test directories, other CPython ABIs' extension modules; then check that
+   every native file is built for the target's processor;
 3. ``tessdata/`` with ``fetch_tessdata.py`` (Debian bookworm packages, SHA-256 pinned, cached):
    the languages of ``--languages`` / ``TESSERACT_LANGUAGES``, plus osd and pdf.ttf;
-4. a self-test: a fresh, isolated Python 3.12 with only the layer's ``python/`` on ``sys.path``
-   recognizes ``selftest.png`` (exact lines), loads every language, detects the orientation with
-   osd, writes a searchable PDF (needs pdf.ttf) and reads its text back with pypdfium2;
+4. a self-test: a fresh, isolated Python of the runtime's version (arm64: emulated), with
+   only the layer's ``python/`` on ``sys.path``, recognizes ``selftest.png`` (exact lines),
+   loads every language, detects the orientation with osd, writes a searchable PDF (needs
+   pdf.ttf) and reads its text back with pypdfium2;
 5. the layer's size per part, unzipped and zipped as SAM zips it (``layers/common/
    lambda_sizes.py``, shared with ``tools/check_sizes.py``); more than Lambda's limit fails.
 
@@ -34,11 +46,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +60,7 @@ HERE = Path(__file__).resolve().parent
 # (SAM runs the layer's original Makefile, which runs this file where it is).
 sys.path.insert(0, str(HERE.parent / "common"))
 sys.path.insert(0, str(HERE))
+import arm64_sysroot  # noqa: E402
 import fetch_tessdata  # noqa: E402
 from build_steps import BuildError, log, run  # noqa: E402
 from isolated import run_isolated, snapshot  # noqa: E402
@@ -54,6 +69,7 @@ from layer_selftest import RESULT_MARK  # noqa: E402
 from trimming import TrimResult, TrimStep, remove, run_steps, tree_entries  # noqa: E402
 
 REQUIREMENTS = HERE / "requirements.txt"
+REQUIREMENTS_ARM64 = HERE / "requirements-arm64.txt"
 SELFTEST_IMAGE = HERE / "selftest.png"
 LAYER_SELFTEST = HERE / "layer_selftest.py"
 
@@ -63,6 +79,47 @@ RUNTIME_VERSION: tuple[int, int] = (3, 12)
 #: manylinux2014: pip takes several --platform values and matches each wheel against all.
 PIP_PLATFORMS: tuple[str, ...] = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
 SELFTEST_TIMEOUT_S = 300
+#: Emulation runs 30 to 40 times slower than the machine it runs on.
+EMULATED_SELFTEST_TIMEOUT_S = 1800
+ENV_ARCHITECTURE = "LAMBDA_ARCHITECTURE"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one architecture's layer is built for: the Lambda runtime's CPython, the wheels'
+    platforms, the hash-pinned requirements, and the ELF machine its native code must have."""
+
+    architecture: str
+    python: tuple[int, int]
+    platforms: tuple[str, ...]
+    requirements: Path
+    elf_machine: int
+    emulated: bool
+
+    @property
+    def runtime(self) -> str:
+        return "python" + ".".join(str(part) for part in self.python)
+
+    @property
+    def abi(self) -> str:
+        return "".join(str(part) for part in self.python)
+
+
+#: x86_64: python3.12 (the build's own interpreter runs the self-test). arm64: python3.13, the
+#: one CPython that both Lambda offers on Graviton and Debian ships for aarch64, so it can run
+#: here under emulation (README, "Graviton"). ELF machines: EM_X86_64 62, EM_AARCH64 183.
+TARGETS: dict[str, Target] = {
+    "x86_64": Target("x86_64", RUNTIME_VERSION, PIP_PLATFORMS, REQUIREMENTS, 62, emulated=False),
+    "arm64": Target(
+        "arm64",
+        arm64_sysroot.PYTHON_VERSION,
+        ("manylinux_2_28_aarch64", "manylinux2014_aarch64"),
+        REQUIREMENTS_ARM64,
+        183,
+        emulated=True,
+    ),
+}
+X86_64 = TARGETS["x86_64"]
 
 #: The self-test page, one entry per line (render_selftest.py draws them into selftest.png).
 #: Lines in Latin script are checked when eng is built, the Cyrillic one when rus is.
@@ -79,6 +136,8 @@ CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 NEVER_LOADED_DIRS = frozenset({"__pycache__", "tests", "test"})
 #: pypdfium2's command-line tool (``python -m pypdfium2``); the function only uses the library.
 CLI_PACKAGES = frozenset({"pypdfium2_cli"})
+#: Bytes of an ELF header up to and including e_machine.
+ELF_HEADER = 20
 EXTENSION_RE = re.compile(r"\.cpython-(\d+)[a-z]*-[^/]*\.so$")
 
 
@@ -121,29 +180,38 @@ def select_tests(site: Path) -> list[Path]:
     return selected
 
 
-def select_other_abis(site: Path) -> list[Path]:
-    """Extension modules built for another CPython than the runtime's."""
-    wanted = "".join(str(part) for part in RUNTIME_VERSION)
-    return [
-        path
-        for path in files_under(site)
-        if (match := EXTENSION_RE.search(path.name)) and match.group(1) != wanted
-    ]
+def other_abis(abi: str) -> TrimStep:
+    """The trimming step that removes extension modules built for another CPython than ``abi``
+    (``"312"``)."""
+
+    def select(site: Path) -> list[Path]:
+        return [
+            path
+            for path in files_under(site)
+            if (match := EXTENSION_RE.search(path.name)) and match.group(1) != abi
+        ]
+
+    return ("other ABIs' cpython-3XX extension modules", select)
 
 
-TRIM_STEPS: tuple[TrimStep, ...] = (
-    ("bytecode caches (__pycache__, *.pyc)", select_bytecode),
-    ("type stubs (*.pyi, py.typed)", select_stubs),
-    ("console scripts (bin/) and pypdfium2's CLI (pypdfium2_cli/)", select_console_scripts),
-    ("test directories", select_tests),
-    ("other ABIs' cpython-3XX extension modules", select_other_abis),
-)
+def trim_steps(target: Target = X86_64) -> tuple[TrimStep, ...]:
+    """Every trimming step, for ``target``'s CPython."""
+    return (
+        ("bytecode caches (__pycache__, *.pyc)", select_bytecode),
+        ("type stubs (*.pyi, py.typed)", select_stubs),
+        ("console scripts (bin/) and pypdfium2's CLI (pypdfium2_cli/)", select_console_scripts),
+        ("test directories", select_tests),
+        other_abis(target.abi),
+    )
 
 
-def trim(site: Path, book: SizeBook) -> list[TrimResult]:
+TRIM_STEPS: tuple[TrimStep, ...] = trim_steps()
+
+
+def trim(site: Path, book: SizeBook, target: Target = X86_64) -> list[TrimResult]:
     """Run every trimming step on ``site``; print and return what each removed."""
-    results = run_steps(site, TRIM_STEPS, book)
-    abi = "".join(str(part) for part in RUNTIME_VERSION)
+    results = run_steps(site, trim_steps(target), book)
+    abi = target.abi
     if not any(site.glob(f"tesserocr/tesserocr.cpython-{abi}-*.so")):
         raise BuildError(f"no tesserocr/tesserocr.cpython-{abi}-*.so left in {site}: wrong wheel?")
     if not any(site.glob("pypdfium2_raw/libpdfium.so")):
@@ -159,20 +227,20 @@ def default_cache_dir() -> Path:
     return fetch_tessdata.default_cache_dir()
 
 
-def pip_options() -> list[str]:
+def pip_options(target: Target = X86_64) -> list[str]:
     """pip options that select the Lambda runtime's wheels from the hash-pinned requirements."""
-    version = ".".join(str(part) for part in RUNTIME_VERSION)
-    platforms = [option for platform in PIP_PLATFORMS for option in ("--platform", platform)]
+    version = ".".join(str(part) for part in target.python)
+    platforms = [option for name in target.platforms for option in ("--platform", name)]
     return [
         "--require-hashes", "--no-deps", "--only-binary=:all:",
         *platforms, "--implementation", "cp", "--python-version", version,
         "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-        "-r", str(REQUIREMENTS),
+        "-r", str(target.requirements),
     ]  # fmt: skip
 
 
-def pip_install(site: Path, wheels: Path) -> None:
-    """Install requirements.txt for the Lambda runtime's ABI only into ``site``.
+def pip_install(site: Path, wheels: Path, target: Target = X86_64) -> None:
+    """Install the target's requirements for its Lambda runtime's ABI only into ``site``.
 
     The hash-pinned wheels are kept in ``wheels``: ``pip download`` skips files already there
     with the right hash, and the install reads only that directory (``--no-index``, hashes
@@ -180,11 +248,58 @@ def pip_install(site: Path, wheels: Path) -> None:
     """
     pip = [sys.executable, "-m", "pip"]
     try:
-        run([*pip, "download", "--dest", str(wheels), *pip_options()])
+        run([*pip, "download", "--dest", str(wheels), *pip_options(target)])
     except BuildError as error:
         log(f"WARNING: pip download failed ({error}); trying the wheels already in {wheels}")
     install = ["install", "--no-index", "--find-links", str(wheels), "--no-compile"]
-    run([*pip, *install, "--target", str(site), *pip_options()])
+    run([*pip, *install, "--target", str(site), *pip_options(target)])
+
+
+def elf_machine(path: Path) -> int | None:
+    """The ELF ``e_machine`` of ``path`` (62: x86_64, 183: aarch64), None if it is no ELF."""
+    with path.open("rb") as handle:
+        header = handle.read(ELF_HEADER)
+    if len(header) < ELF_HEADER or header[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+
+
+def check_machine(site: Path, target: Target) -> None:
+    """Every shared library in ``site`` is built for ``target``'s processor: a wheel for the
+    wrong one would install silently and fail only when Lambda loads it."""
+    wrong = sorted(
+        f"{path.relative_to(site)} (ELF machine {machine})"
+        for path in files_under(site)
+        if ".so" in path.name
+        and (machine := elf_machine(path)) is not None
+        and machine != target.elf_machine
+    )
+    if wrong:
+        raise BuildError(f"not built for {target.architecture}: {', '.join(wrong[:5])}")
+
+
+def selftest_interpreter(target: Target) -> tuple[list[str], float]:
+    """The command that starts the target runtime's Python here, and the self-test's timeout.
+
+    x86_64: this interpreter (``build`` checked it is the runtime's version). arm64: Debian's
+    python3.13 for arm64 in a sysroot, emulated by qemu-user-static on an x86_64 host
+    (natively on an aarch64 one). When that cannot run, the build fails: an arm64 layer whose
+    self-test never ran is not offered to users.
+    """
+    if not target.emulated:
+        return [sys.executable], SELFTEST_TIMEOUT_S
+    reason = arm64_sysroot.unavailable_reason()
+    try:
+        if reason is None:
+            root = arm64_sysroot.assemble()
+            return arm64_sysroot.python_command(root), EMULATED_SELFTEST_TIMEOUT_S
+    except arm64_sysroot.SysrootError as error:
+        reason = str(error)
+    raise BuildError(
+        f"the {target.architecture} layer cannot be self-tested on this "
+        f"{platform.machine()} host: {reason}. A layer that never ran is not "
+        'offered: install the emulator and build again (README, "Graviton").'
+    )
 
 
 def selftest_plan(languages: Sequence[str]) -> tuple[str, list[str]]:
@@ -231,12 +346,17 @@ def check_selftest(report: dict[str, object], languages: Sequence[str], site: Pa
     return problems
 
 
-def self_test(artifacts: Path, languages: Sequence[str]) -> None:
+def self_test(artifacts: Path, languages: Sequence[str], target: Target = X86_64) -> None:
     """Use the layer alone as the function will; raise :class:`BuildError` if anything fails."""
     site, tessdata = artifacts / "python", artifacts / "tessdata"
+    interpreter, timeout = selftest_interpreter(target)
     before = snapshot(artifacts)
     recognize, _ = selftest_plan(languages)
-    log(f"self-test: {SELFTEST_IMAGE.name} with the layer alone ({recognize}) ...")
+    how = " (emulated: 30-40x slower)" if target.emulated else ""
+    log(
+        f"self-test: {SELFTEST_IMAGE.name} with the layer alone ({recognize}) on "
+        f"{target.runtime} {target.architecture}{how}: {' '.join(interpreter)} ..."
+    )
     with tempfile.TemporaryDirectory(prefix="tesseract-layer-selftest-") as scratch:
         arguments = [str(site), str(tessdata), str(SELFTEST_IMAGE), scratch]
         try:
@@ -245,7 +365,8 @@ def self_test(artifacts: Path, languages: Sequence[str]) -> None:
                 [*arguments, json.dumps(list(languages)), recognize],
                 scratch=scratch,
                 mark=RESULT_MARK,
-                timeout=SELFTEST_TIMEOUT_S,
+                timeout=timeout,
+                interpreter=interpreter,
             )
         except TimeoutError as error:
             raise BuildError(f"self-test: {error}") from error
@@ -263,7 +384,8 @@ def self_test(artifacts: Path, languages: Sequence[str]) -> None:
         changed = sorted(set(after.items()) ^ set(before.items()))
         raise BuildError(f"self-test wrote into the layer: {changed[:10]}")
     log(
-        f"self-test passed in {elapsed:.1f} s: {report['tesseract_version']}; loaded "
+        f"self-test passed on {target.runtime} {target.architecture}{how} in {elapsed:.1f} s: "
+        f"{report['tesseract_version']}; loaded "
         f"{' '.join(languages)}; read {report['text']!r}; osd {report['osd']}; "
         f"searchable PDF read back with pypdfium2"
     )
@@ -298,9 +420,14 @@ def report_sizes(artifacts: Path, book: SizeBook) -> int:
     return unzipped
 
 
-def build(artifacts: Path, languages: Sequence[str], debs_dir: Path | None = None) -> None:
+def build(
+    artifacts: Path,
+    languages: Sequence[str],
+    debs_dir: Path | None = None,
+    target: Target = X86_64,
+) -> None:
     """Build the layer into ``artifacts``; raise :class:`BuildError` on any failure."""
-    if sys.version_info[:2] != RUNTIME_VERSION:
+    if not target.emulated and sys.version_info[:2] != RUNTIME_VERSION:
         wanted = ".".join(str(part) for part in RUNTIME_VERSION)
         raise BuildError(
             f"build_layer.py must run with Python {wanted} (the Lambda runtime: the self-test "
@@ -323,15 +450,17 @@ def build(artifacts: Path, languages: Sequence[str], debs_dir: Path | None = Non
             remove([stale])
 
     started = time.monotonic()
-    pip_install(site, default_cache_dir() / "wheels")
+    log(f"target: {target.runtime} on {target.architecture} ({target.requirements.name})")
+    pip_install(site, default_cache_dir() / "wheels", target)
     book = SizeBook(artifacts)
-    trim(site, book)
+    trim(site, book, target)
+    check_machine(site, target)
     log(f"tessdata/: {' '.join(all_languages)} and {fetch_tessdata.PDF_FONT}")
     try:
         fetch_tessdata.fetch(tessdata, languages, debs_dir=debs_dir)
     except fetch_tessdata.FetchError as error:
         raise BuildError(str(error)) from error
-    self_test(artifacts, all_languages)
+    self_test(artifacts, all_languages, target)
 
     unzipped = report_sizes(artifacts, book)
     if unzipped > LAMBDA_UNZIPPED_LIMIT:
@@ -368,15 +497,22 @@ def main(argv: list[str] | None = None) -> int:
         "--debs-dir",
         type=Path,
         default=os.environ.get(fetch_tessdata.ENV_DEBS_DIR) or None,
-        help="take the pinned .debs from this directory, never apt "
+        help="take the pinned .debs from this directory instead of downloading them "
         f"(default: ${fetch_tessdata.ENV_DEBS_DIR})",
+    )
+    parser.add_argument(
+        "--architecture",
+        choices=sorted(TARGETS),
+        default=os.environ.get(ENV_ARCHITECTURE) or "x86_64",
+        help=f"the Lambda architecture (template.yaml's Architecture; default: "
+        f"${ENV_ARCHITECTURE}, else x86_64)",
     )
     args = parser.parse_args(argv)
     if args.artifacts_dir is None:
         parser.error("--artifacts-dir or $ARTIFACTS_DIR is required")
     try:
         languages = fetch_tessdata.parse_languages(args.languages)
-        build(Path(args.artifacts_dir), languages, args.debs_dir)
+        build(Path(args.artifacts_dir), languages, args.debs_dir, TARGETS[args.architecture])
     except (BuildError, fetch_tessdata.FetchError) as error:
         print(f"build_layer: ERROR: {error}", file=sys.stderr, flush=True)
         return 1

@@ -206,7 +206,9 @@ def test_queue_parameters(name: str, default: int, minimum: int, maximum: int | 
 def test_queues_are_encrypted_and_tls_only(queue: str, either_template: dict[str, Any]) -> None:
     resources = either_template["Resources"]
     assert resources[queue]["Type"] == "AWS::SQS::Queue"
-    assert resources[queue]["Properties"]["SqsManagedSseEnabled"] is True
+    # Without KmsKeyArn (the default); with it, see tests/infrastructure/test_kms.py.
+    encryption = decide(either_template, {})["Resources"][queue]["Properties"]
+    assert encryption["SqsManagedSseEnabled"] is True
     policies = [
         resource["Properties"]
         for resource in resources.values()
@@ -427,7 +429,8 @@ def role_statements(document: dict[str, Any], conditions: dict[str, bool]) -> li
     return found
 
 
-NO_LICENSE = {"HasLicenseSecret": False, "HasLicenseParameter": False}
+NO_LICENSE = {"HasLicenseSecret": False, "HasLicenseParameter": False, "HasKmsKey": False}
+EVERY_GRANT = {"HasLicenseSecret": True, "HasLicenseParameter": True, "HasKmsKey": True}
 
 
 def grants(statements: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
@@ -488,9 +491,7 @@ def test_transformed_role_has_no_broader_grants(transformed_template: dict[str, 
             "Action": "sts:AssumeRole",
         }
     ]
-    everything = role_statements(
-        transformed_template, {"HasLicenseSecret": True, "HasLicenseParameter": True}
-    )
+    everything = role_statements(transformed_template, EVERY_GRANT)
     for statement in everything:
         assert "*" not in json.dumps(statement["Action"]), statement
         assert render(statement["Resource"]) not in ("*", ["*"]), statement
@@ -504,9 +505,7 @@ def test_license_secret_and_parameter_are_readable_only_when_configured(
     transformed_template: dict[str, Any],
 ) -> None:
     document = transformed_template
-    with_license = role_statements(
-        document, {"HasLicenseSecret": True, "HasLicenseParameter": True}
-    )
+    with_license = role_statements(document, EVERY_GRANT)
     license_grants = {
         s["Sid"]: s for s in with_license if s.get("Sid", "").startswith("ReadLicense")
     }
@@ -550,17 +549,20 @@ def test_buckets_are_private_encrypted_and_tls_only(bucket: str) -> None:
     assert deny["Condition"] == TLS_ONLY
 
 
-def test_runtime_architecture_handler_and_layer() -> None:
-    function_globals = TEMPLATE["Globals"]["Function"]
-    assert function_globals["Runtime"] in ("python3.12", "python3.13")  # AL2023: glibc 2.34
-    assert function_globals["Architectures"] == ["x86_64"]  # the engine ships x86_64 only
+def test_runtime_architecture_handler_and_layer(transformed_template: dict[str, Any]) -> None:
+    # Runtime and architecture per Architecture parameter: tests/infrastructure/
+    # test_architecture.py. The default deployment is python3.12 on x86_64.
+    function_globals = decide(transformed_template, {})["Resources"]["OcrFunction"]["Properties"]
+    assert function_globals["Runtime"] == "python3.12"  # AL2023: glibc 2.34
+    assert function_globals["Architectures"] == ["x86_64"]
     assert FUNCTION["Handler"] == "app.lambda_handler"
     assert (REPO / FUNCTION["CodeUri"] / "app.py").is_file()
     assert FUNCTION["Layers"] == {
         "Fn::If": ["UseTesseract", [{"Ref": "TesseractLayer"}], [{"Ref": "AsposeOcrLayer"}]]
     }
     for name in ("AsposeOcrLayer", "TesseractLayer"):
-        layer = RESOURCES[name]
+        layer = decide(TEMPLATE, {"OcrEngine": "tesseract" if "Tess" in name else "aspose"})
+        layer = layer["Resources"][name]
         assert layer["Type"] == "AWS::Serverless::LayerVersion"
         assert layer["Metadata"]["BuildMethod"] == "makefile"
         assert layer["Metadata"]["BuildArchitecture"] == "x86_64"

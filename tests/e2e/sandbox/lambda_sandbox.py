@@ -211,7 +211,7 @@ class FunctionConfig:
         ephemeral = resolved("EphemeralStorage", {"Size": DEFAULT_EPHEMERAL_MB})
         return cls(
             logical_id=logical_id,
-            runtime=function_runtime(logical_id),
+            runtime=function_runtime(logical_id, parameters),
             handler=str(resolved("Handler", "")),
             memory_mb=int(str(resolved("MemorySize", 128))),
             timeout_s=int(str(resolved("Timeout", 3))),
