@@ -40,6 +40,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
             "OCR_OPENSSL_LIB_DIR": "/opt/lib",
             "OCR_ALLOW_MODEL_DOWNLOADS": "TRUE",
             "OCR_WARM_UP": "no",
+            "OCR_PAGE_BANDS": "off",
             "OCR_MAX_OBJECT_BYTES": "1000",
             "OCR_MAX_PIXELS": "2_000_000",
             "OCR_MAX_PAGES": "3",
@@ -55,6 +56,7 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
     assert settings.engine.openssl_lib_dir == Path("/opt/lib")
     assert settings.engine.allow_model_downloads is True
     assert settings.engine.warm_up is False
+    assert settings.engine.page_bands is False
 
 
 def test_all_problems_are_reported_at_once() -> None:
@@ -64,6 +66,7 @@ def test_all_problems_are_reported_at_once() -> None:
                 "OUTPUT_BUCKET": "arn:aws:s3:::Results",
                 "OCR_LICENSE_PATH": "/nowhere/Aspose.OCR.lic",
                 "OCR_WARM_UP": "maybe",
+                "OCR_PAGE_BANDS": "sometimes",
                 "OCR_MAX_PAGES": "-3",
             }
         )
@@ -71,6 +74,7 @@ def test_all_problems_are_reported_at_once() -> None:
     assert "OUTPUT_BUCKET='arn:aws:s3:::Results' is not an S3 bucket name" in message
     assert "OCR_LICENSE_PATH='/nowhere/Aspose.OCR.lic' is not a readable file" in message
     assert "OCR_WARM_UP='maybe' is not a boolean" in message
+    assert "OCR_PAGE_BANDS='sometimes' is not a boolean" in message
     assert "OCR_MAX_PAGES='-3' is not a positive whole number" in message
 
 

@@ -143,6 +143,9 @@ class EngineSettings:
     """The language the warm-up loads (OCR_LANGUAGE), so the first request finds it ready."""
     max_page_pixels: int = 40_000_000
     """OCR_MAX_PIXELS: what a rendered PDF page may have (its size is known only then)."""
+    page_bands: bool = True
+    """OCR_PAGE_BANDS (Tesseract): a document of fewer pages than vCPUs has its pages read in
+    horizontal bands on the idle ones (README, "One page on several vCPUs")."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,7 @@ def _engine_settings(environ: Mapping[str, str], problems: list[str]) -> EngineS
         openssl_lib_dir=_optional_path(environ, "OCR_OPENSSL_LIB_DIR"),
         allow_model_downloads=_flag(environ, "OCR_ALLOW_MODEL_DOWNLOADS", False, problems),
         warm_up=_flag(environ, "OCR_WARM_UP", True, problems),
+        page_bands=_flag(environ, "OCR_PAGE_BANDS", True, problems),
     )
 
 

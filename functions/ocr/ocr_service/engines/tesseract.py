@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocr_service.core.config import EngineSettings, Preprocessing
 from ocr_service.core.languages import TESSERACT_KNOWN, TESSERACT_PACKAGE, TesseractLanguages
@@ -28,8 +28,12 @@ from ocr_service.engines.port import (
     StartupTimings,
     warm_up,
 )
+from ocr_service.engines.tesseract_bands import PageSpread, band_cuts, shifted, split
 from ocr_service.engines.tesseract_pages import PreparedPage, prepare_page
 from ocr_service.inputs.pages import PageImage
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 # Measured (make bench, one core): an A4 page of 8.7 megapixels takes about 2 s, orientation
 # detection included; PDF pages are rendered at PDF_DPI (tesseract_pages.py).
@@ -78,6 +82,13 @@ class TesseractEngine:
         self._max_page_pixels = settings.max_page_pixels
         self._local = threading.local()  # per thread: {language: API object}, and the OSD one
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tesseract")
+        # Bands of a page run on their own threads, never on the page threads: a page waits for
+        # its bands, and bands waiting behind pages in one bounded pool could deadlock it.
+        self._band_pool = (
+            ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="tesseract-band")
+            if settings.page_bands and workers > 1
+            else None
+        )
         self.workers = workers
         self.version = str(tesserocr.tesseract_version()).split()[1]
         default = self.languages.resolve(settings.default_language)
@@ -124,21 +135,41 @@ class TesseractEngine:
         self, pages: Iterator[PageImage], work: Callable[[PageImage], Page]
     ) -> Iterator[Page]:
         """Run `work` on up to `workers` pages at once, decoding the next ones meanwhile (never
-        all pages in memory at once); results in page order. One page runs on this thread."""
-        first = next(pages, None)
-        if first is None:
-            return
-        second = next(pages, None)
-        if second is None:
-            yield work(first)
-            return
-        pending = [self._pool.submit(work, first), self._pool.submit(work, second)]
-        for page in pages:
-            if len(pending) >= self.workers:
-                yield pending.pop(0).result()
-            pending.append(self._pool.submit(work, page))
-        for future in pending:
-            yield future.result()
+        all pages in memory at once); results in page order. One page runs on this thread.
+        A document of fewer pages than workers shares the idle ones out as bands of its pages
+        (PageSpread: settled before any page is waited for)."""
+        spread = PageSpread(self.workers)
+
+        def spread_work(page: PageImage) -> Page:
+            self._local.spread = spread  # read by _read_blocks on this thread
+            try:
+                return work(page)
+            finally:
+                self._local.spread = None
+
+        try:
+            first = next(pages, None)
+            if first is None:
+                return
+            second = next(pages, None)
+            if second is None:
+                spread.settle(1)
+                yield spread_work(first)
+                return
+            pending = [
+                self._pool.submit(spread_work, first),
+                self._pool.submit(spread_work, second),
+            ]
+            for page in pages:
+                if len(pending) >= self.workers:
+                    spread.settle(None)
+                    yield pending.pop(0).result()
+                pending.append(self._pool.submit(spread_work, page))
+            spread.settle(len(pending))
+            for future in pending:
+                yield future.result()
+        finally:
+            spread.settle(None)  # a page that failed to decode must not leave the others waiting
 
     def _recognize_page(self, page: PageImage, language: str, preprocessing: Preprocessing) -> Page:
         """Read as it is first; only a page that reads badly (mean word confidence under
@@ -156,21 +187,41 @@ class TesseractEngine:
         return second if (second.confidence or 0.0) > (first.confidence or 0.0) else first
 
     def _read(self, page: PageImage, prepared: PreparedPage, language: str, invert: bool) -> Page:
-        api = self._api(language)
-        api.SetVariable("tessedit_do_invert", "1" if invert else "0")
-        api.SetImage(prepared.image)
-        api.Recognize()
         return Page(
             number=page.number,
             width=page.input_width,
             height=page.input_height,
             dpi=page.dpi,
             source=PageSource.OCR,
-            blocks=self._blocks(api),
+            blocks=self._read_blocks(prepared.image, language, invert),
             to_input=prepared.to_given.then(page.to_input),
             language=language,
             rotation=prepared.rotation,
         )
+
+    def _read_blocks(self, image: Image, language: str, invert: bool) -> tuple[Block, ...]:
+        """The image read whole, or, when its page has idle vCPUs to share (PageSpread) and safe
+        rows to cut at (tesseract_bands.py), in bands read at once, one on this thread and the
+        others on band threads, each with its own API object; the same words in the same order."""
+        spread: PageSpread | None = getattr(self._local, "spread", None)
+        pool = self._band_pool
+        parts = spread.parts() if spread is not None and pool is not None else 1
+        cuts = band_cuts(image, parts) if pool is not None and parts > 1 else []
+        if pool is None or not cuts:
+            return self._read_image(image, language, invert)
+        (first, _), *rest = split(image, cuts)
+        later = [(pool.submit(self._read_image, band, language, invert), top) for band, top in rest]
+        blocks = list(self._read_image(first, language, invert))
+        for future, top in later:
+            blocks += shifted(future.result(), top)
+        return tuple(blocks)
+
+    def _read_image(self, image: Image, language: str, invert: bool) -> tuple[Block, ...]:
+        api = self._api(language)
+        api.SetVariable("tessedit_do_invert", "1" if invert else "0")
+        api.SetImage(image)
+        api.Recognize()
+        return self._blocks(api)
 
     def _blocks(self, api: Any) -> tuple[Block, ...]:
         """Blocks, lines and words from Tesseract's result iterator, at word level."""
