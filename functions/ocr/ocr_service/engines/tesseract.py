@@ -173,18 +173,25 @@ class TesseractEngine:
 
     def _recognize_page(self, page: PageImage, language: str, preprocessing: Preprocessing) -> Page:
         """Read as it is first; only a page that reads badly (mean word confidence under
-        UPRIGHT_CONFIDENCE) gets orientation detection, and is read again if it was turned:
-        the better-scored reading is kept. Measured: detection was 0.39 s of an A4 page's
-        2.41 s, and an upright page of print scores 0.9 and more."""
+        UPRIGHT_CONFIDENCE) gets orientation detection, and is read again if it was turned,
+        and again without evened light if its light was evened: the best-scored reading is
+        kept (the first on a tie). Measured: detection was 0.39 s of an A4 page's 2.41 s, and
+        an upright page of print scores 0.9 and more; evening made a receipt on a dark table
+        read worse (CER 0.57 -> 0.83, confidence 0.60 -> 0.36) and photos in uneven light
+        read better (README, "Accuracy on real inputs")."""
         invert = preprocessing.auto_invert
-        first = self._read(page, prepare_page(page.image, preprocessing, None), language, invert)
+        prepared = prepare_page(page.image, preprocessing, None)
+        first = self._read(page, prepared, language, invert)
         if (first.confidence or 0.0) >= UPRIGHT_CONFIDENCE:
             return first
+        readings = [first]
         turned = prepare_page(page.image, preprocessing, self._api(_OSD))
-        if not turned.rotation:
-            return first
-        second = self._read(page, turned, language, invert)
-        return second if (second.confidence or 0.0) > (first.confidence or 0.0) else first
+        if turned.rotation:
+            readings.append(self._read(page, turned, language, invert))
+        if prepared.light_evened:
+            as_lit = prepare_page(page.image, preprocessing, None, even_light=False)
+            readings.append(self._read(page, as_lit, language, invert))
+        return max(readings, key=lambda reading: reading.confidence or 0.0)
 
     def _read(self, page: PageImage, prepared: PreparedPage, language: str, invert: bool) -> Page:
         return Page(

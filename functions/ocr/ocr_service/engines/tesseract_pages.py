@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ocr_service.core.config import Preprocessing
 from ocr_service.document.model import IDENTITY, Transform
+from ocr_service.engines.page_photo import evened, find_sheet, sheet_image
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -20,12 +21,6 @@ if TYPE_CHECKING:
 # Orientation detection's confidence below which a page is left as it is: short or sparse
 # text gives low confidence and a wrong turn would ruin a page that reads fine upright.
 MIN_ORIENTATION_CONFIDENCE = 2.0
-# A photo's dark border must be at least this share of the image, and the paper this many grey
-# levels brighter than it, before the page is cropped out (paper_box).
-MIN_PAPER_CROP = 0.05
-PAPER_CONTRAST = 40
-PAPER_SHARE_INSIDE = 0.9  # of the bright pixels, inside the sheet's box
-_PAPER_SAMPLE_SIDE = 400
 MIN_SKEW_DEGREES = 0.3  # smaller angles do not change recognition, and rotating costs time
 MAX_SKEW_DEGREES = 10  # a scan or photo askew by more is an orientation problem, not skew
 _COARSE_ANGLES = range(-MAX_SKEW_DEGREES, MAX_SKEW_DEGREES + 1)
@@ -42,17 +37,25 @@ class PreparedPage:
     """From the prepared image's pixels to the given image's (undoing turns and upscaling)."""
     rotation: int
     """Degrees (counter-clockwise) orientation detection turned the page: 0, 90, 180, 270."""
+    light_evened: bool = False
+    """Whether its light was evened (page_photo.evened): a photo's, unevenly lit."""
 
 
-def prepare_page(page: Image, preprocessing: Preprocessing, osd: Any | None) -> PreparedPage:
-    """Filtered, turned upright by orientation detection (`osd`; None: left as it is), then
-    deskewed when asked, as the Aspose path's filters do; each step's geometry is kept so
-    boxes map back."""
+def prepare_page(
+    page: Image, preprocessing: Preprocessing, osd: Any | None, *, even_light: bool = True
+) -> PreparedPage:
+    """A photo's sheet cut out (and seen square-on) and its light evened (unless not
+    `even_light`), filtered, turned upright by orientation detection (`osd`; None: left as it
+    is), then deskewed when asked, as the Aspose path's filters do; each step's geometry is
+    kept so boxes map back."""
     forward = IDENTITY  # given -> prepared
-    paper = paper_box(page)
-    if paper is not None:  # a photo of a page on a darker surface: read the page alone
-        page = page.crop(paper)
-        forward = Transform(e=-paper[0], f=-paper[1])
+    sheet = find_sheet(page)
+    if sheet is not None:  # a photo of a page on a darker surface: read the page alone
+        page, to_photo = sheet_image(page, sheet)
+        forward = to_photo.inverse()
+    light = evened(page) if even_light else None
+    if light is not None:  # light falling off across a photo, a shadow
+        page = light
     width, height = page.size
     page = _filtered(page, preprocessing)
     if page.size != (width, height):  # upscale-small-font
@@ -66,80 +69,7 @@ def prepare_page(page: Image, preprocessing: Preprocessing, osd: Any | None) -> 
         if abs(angle) >= MIN_SKEW_DEGREES:
             forward = forward.then(Transform.rotation(angle, page.width, page.height))
             page = _turned(page, angle)
-    return PreparedPage(page, forward.inverse(), rotation)
-
-
-def paper_box(page: Image) -> tuple[int, int, int, int] | None:
-    """The page's box in a photo of it on a darker surface, or None when the image is the
-    page (a scan, a screenshot): the rows and columns at least half as bright (above Otsu's
-    threshold) as the brightest, holding nine tenths of the bright pixels, kept only when the
-    border they leave out is at least
-    MIN_PAPER_CROP of the image and darker than the paper by PAPER_CONTRAST.
-
-    Measured on ../shared/real-samples: a receipt photographed on a dark table
-    (sroie_230) went from a CER of 0.93 to 0.57 (the receipts' mean from 0.226 to 0.190); no
-    other image there was cropped, and no other score moved."""
-    from PIL import Image as PILImage  # noqa: PLC0415
-    from PIL import ImageStat  # noqa: PLC0415
-
-    small = page.convert("L")
-    small.thumbnail((_PAPER_SAMPLE_SIDE, _PAPER_SAMPLE_SIDE))
-    threshold = _otsu(small.histogram())
-    bright = small.point(lambda value: 255 if value > threshold else 0)
-    columns = _span(bright.resize((small.width, 1), PILImage.Resampling.BOX).tobytes())
-    rows = _span(bright.resize((1, small.height), PILImage.Resampling.BOX).tobytes())
-    if columns is None or rows is None:
-        return None
-    inside = (columns[1] - columns[0]) * (rows[1] - rows[0])
-    if inside > (1 - MIN_PAPER_CROP) * small.width * small.height:
-        return None
-    box = (columns[0], rows[0], columns[1], rows[1])
-    bright_inside = bright.crop(box).histogram()[255]
-    if bright_inside < PAPER_SHARE_INSIDE * bright.histogram()[255]:
-        return None  # the bright pixels are not one sheet: scattered light, several papers
-    paper = ImageStat.Stat(small.crop(box)).mean[0]
-    whole = ImageStat.Stat(small).mean[0]
-    border = (whole * small.width * small.height - paper * inside) / (
-        small.width * small.height - inside
-    )
-    if paper - border < PAPER_CONTRAST:
-        return None
-    scale = page.width / small.width
-    return (
-        max(0, round(box[0] * scale)),
-        max(0, round(box[1] * scale)),
-        min(page.width, round(box[2] * scale)),
-        min(page.height, round(box[3] * scale)),
-    )
-
-
-def _span(profile: bytes) -> tuple[int, int] | None:
-    """First and last (exclusive) row or column that is at least half as bright as the
-    brightest one: the sheet's extent, whatever share of the photo it fills."""
-    if not profile or max(profile) == 0:
-        return None
-    on = [index for index, value in enumerate(profile) if value >= max(profile) / 2]
-    return on[0], on[-1] + 1
-
-
-def _otsu(histogram: list[int]) -> int:
-    """The grey level that best separates a histogram's two classes (Otsu, 1979)."""
-    total = sum(histogram)
-    weighted_total = sum(level * count for level, count in enumerate(histogram))
-    below = below_weighted = 0.0
-    best, threshold = -1.0, 127
-    for level, count in enumerate(histogram[:256]):
-        below += count
-        below_weighted += level * count
-        above = total - below
-        if below == 0 or above == 0:
-            continue
-        mean_below = below_weighted / below
-        mean_above = (weighted_total - below_weighted) / above
-        between = below * above * (mean_below - mean_above) ** 2
-        if between > best:
-            best, threshold = between, level
-    return threshold
+    return PreparedPage(page, forward.inverse(), rotation, light is not None)
 
 
 def _filtered(page: Image, preprocessing: Preprocessing) -> Image:
