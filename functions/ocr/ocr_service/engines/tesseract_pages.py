@@ -25,6 +25,11 @@ MIN_SKEW_DEGREES = 0.3  # smaller angles do not change recognition, and rotating
 MAX_SKEW_DEGREES = 10  # a scan or photo askew by more is an orientation problem, not skew
 _COARSE_ANGLES = range(-MAX_SKEW_DEGREES, MAX_SKEW_DEGREES + 1)
 _SKEW_SAMPLE_SIDE = 800  # pixels: enough for the line structure, small enough to turn often
+# The coarse search (1-degree steps) on a copy half as large, 4x fewer pixels to turn: measured on
+# the 35 development-set images and 5 turned A4 pages, the same angle to 0.1 degree for every
+# one, in 54 % of the time (0.15 -> 0.08 s an image on one core).
+_COARSE_SAMPLE_SIDE = 400
+_FINE_ANGLES = [step / 10 for step in range(-7, 8)]  # around the coarse best
 _PEAK_OVER_MEDIAN = 2.0  # text lines measured 4.8-7.7x; a photo's slope 1.4x
 
 
@@ -107,9 +112,9 @@ def _upright(page: Image, osd: Any) -> tuple[Image, int]:
 
 def skew_angle(page: Image) -> float:
     """The angle (degrees, counter-clockwise) that makes the text lines horizontal: the turn
-    whose row profile is sharpest (text lines and the gaps between them), searched coarsely,
-    then finely, on a small inverted copy. Tesseract's own layout analysis reports no skew
-    through this API (measured: 0.0 for pages turned by 2 and 4 degrees).
+    whose row profile is sharpest (text lines and the gaps between them), searched coarsely on
+    a small inverted copy, then finely on a larger one. Tesseract's own layout analysis reports
+    no skew through this API (measured: 0.0 for pages turned by 2 and 4 degrees).
 
     Text lines give one sharp peak, at least 4x the profile's median over the coarse angles
     (measured on turned pages); a photo of a page on a desk gives a slope that rises towards
@@ -118,20 +123,22 @@ def skew_angle(page: Image) -> float:
     from PIL import Image as PILImage  # noqa: PLC0415
     from PIL import ImageOps  # noqa: PLC0415
 
-    small = ImageOps.invert(page.convert("L"))  # ink is bright, so the padding adds nothing
-    small.thumbnail((_SKEW_SAMPLE_SIDE, _SKEW_SAMPLE_SIDE))
+    fine = ImageOps.invert(page.convert("L"))  # ink is bright, so the padding adds nothing
+    fine.thumbnail((_SKEW_SAMPLE_SIDE, _SKEW_SAMPLE_SIDE))
+    coarse_copy = fine.copy()
+    coarse_copy.thumbnail((_COARSE_SAMPLE_SIDE, _COARSE_SAMPLE_SIDE))
 
-    def sharpness(angle: float) -> float:
-        turned = small.rotate(angle, resample=PILImage.Resampling.BILINEAR, expand=True)
+    def sharpness(sample: Image, angle: float) -> float:
+        turned = sample.rotate(angle, resample=PILImage.Resampling.BILINEAR, expand=True)
         profile = turned.resize((1, turned.height), PILImage.Resampling.BOX)
         return statistics.pvariance([float(value) for value in profile.tobytes()])
 
-    coarse = {angle: sharpness(angle) for angle in _COARSE_ANGLES}
+    coarse = {angle: sharpness(coarse_copy, angle) for angle in _COARSE_ANGLES}
     best = max(coarse, key=lambda angle: coarse[angle])
     at_the_edge = abs(best) == MAX_SKEW_DEGREES
     if at_the_edge or coarse[best] < _PEAK_OVER_MEDIAN * statistics.median(coarse.values()):
         return 0.0
-    return max((best + step / 10 for step in range(-9, 10)), key=sharpness)
+    return max((best + step for step in _FINE_ANGLES), key=lambda angle: sharpness(fine, angle))
 
 
 def _turned(page: Image, angle: float) -> Image:
