@@ -388,19 +388,19 @@ def test_tesseract_deployment_is_configured_from_the_template(
 ) -> None:
     report = tesseract_report
     template = load_template(TEMPLATE)["Resources"][FUNCTION]["Properties"]
-    # The !If's Tesseract branches, whatever their values become.
-    memory = template["MemorySize"]["Fn::If"]
-    timeout = template["Timeout"]["Fn::If"]
-    assert memory[0] == timeout[0] == "UseTesseract"
+    # The !If's Tesseract branches, whatever their values become (memory: a parameter's default).
+    assert template["MemorySize"]["Fn::If"][0] == template["Timeout"]["Fn::If"][0] == "UseTesseract"
+    memory = int(function_property("MemorySize", parameters={"OcrEngine": "tesseract"}))
+    timeout = int(function_property("Timeout", parameters={"OcrEngine": "tesseract"}))
     function = report["function"]
     assert function["parameters"] == {"OcrEngine": "tesseract"}
-    assert (function["memory_mb"], function["timeout_s"]) == (int(memory[1]), int(timeout[1]))
+    assert (function["memory_mb"], function["timeout_s"]) == (memory, timeout) == (1769, 300)
     environment = report["sandbox"]["environment"]
-    assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(memory[1])
+    assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(memory)
     assert environment["OCR_ENGINE"] == "tesseract"
     assert environment["OCR_TESSDATA_DIR"] == "/opt/tessdata"
     command = report["lambda_process"]["command"]
-    assert command[command.index("--timeout") + 1] == str(timeout[1])
+    assert command[command.index("--timeout") + 1] == str(timeout)
     # Only the Tesseract layer's build output, read-only, at /opt.
     assert attached_layers("tesseract") == ["TesseractLayer"]
     [opt] = [m for m in report["sandbox"]["root_mounts"] if m["target"] == "/opt"]

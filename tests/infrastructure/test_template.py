@@ -663,7 +663,7 @@ def test_only_the_chosen_engines_layer_is_created_and_attached(
     assert layer_name.startswith(layer_id)  # ... the chosen one (SAM appends a content hash)
     function = resources["OcrFunction"]["Properties"]
     assert function["Layers"] == [{"Ref": layer_name}]  # ... and attached
-    assert (function["MemorySize"], function["Timeout"]) == (memory, timeout)
+    assert (int(function["MemorySize"]), function["Timeout"]) == (memory, timeout)
     variables = function["Environment"]["Variables"]
     assert variables["OCR_ENGINE"] == engine
     assert variables["OCR_TESSDATA_DIR"] == "/opt/tessdata"
@@ -675,6 +675,24 @@ def test_only_the_chosen_engines_layer_is_created_and_attached(
         if name.startswith(ENGINES["tesseract" if engine == "aspose" else "aspose"][0])
     )
     assert other not in str(deployed)
+
+
+def test_tesseracts_memory_is_a_parameter_from_one_vcpu_to_lambdas_maximum(
+    transformed_template: dict[str, Any],
+) -> None:
+    parameter = TEMPLATE["Parameters"]["TesseractMemorySize"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (
+        1769,
+        1769,
+        10240,
+    )
+    for engine, memory in (("tesseract", "3538"), ("aspose", 3538)):
+        deployed = decide(
+            transformed_template, {"OcrEngine": engine, "TesseractMemorySize": "3538"}
+        )
+        assert deployed["Resources"]["OcrFunction"]["Properties"]["MemorySize"] == memory
+    aspose = decide(transformed_template, {"OcrEngine": "aspose", "TesseractMemorySize": "7076"})
+    assert aspose["Resources"]["OcrFunction"]["Properties"]["MemorySize"] == 3538
 
 
 def test_ocr_engine_parameter_defaults_to_aspose_and_allows_only_the_two_engines() -> None:
