@@ -20,6 +20,7 @@ from ocr_service.core.config import (
 from ocr_service.document.model import PAGE_SEPARATOR, Box
 from ocr_service.engines.port import EngineSetupError, MissingModelError
 from ocr_service.engines.tesseract import UPRIGHT_CONFIDENCE, TesseractEngine, worker_count
+from ocr_service.engines.tesseract_pages import TEXT_PX
 from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.reading import read_document
 from tests.support.samples import render_pages
@@ -200,9 +201,10 @@ def test_words_with_boxes_and_confidences_in_lines_and_blocks(
 
 
 def test_boxes_of_a_scaled_image_are_on_the_input(tesseract_engine: TesseractEngine) -> None:
-    data = render_lines()
+    # Type large enough to stay above SMALL_TEXT_PX at half the size (else it is enlarged).
+    data = render_lines(font_size=48, width=1350)
     full = read_document(tesseract_engine, data).pages[0]
-    halved = read_document(tesseract_engine, data, max_image_side=450).pages[0]
+    halved = read_document(tesseract_engine, data, max_image_side=675).pages[0]
     assert halved.to_input.a == pytest.approx(2.0)
     for small, large in zip(halved.words(), full.words(), strict=True):
         mapped = halved.input_box(small.box)
@@ -212,6 +214,37 @@ def test_boxes_of_a_scaled_image_are_on_the_input(tesseract_engine: TesseractEng
         assert abs(mapped.right - large.box.right) <= 8, small.text
         centre = (mapped.top + mapped.bottom) / 2
         assert abs(centre - (large.box.top + large.box.bottom) / 2) <= 8, small.text
+
+
+RECEIPT = (
+    "RECEIPT 0042 KEDAI RUNCIT",
+    "2 x Teh Tarik 3.00",
+    "1 x Roti Canai 1.50",
+    "Nasi Lemak Ayam 8.90",
+    "SUBTOTAL 13.40",
+    "SST 6% 0.80",
+    "TOTAL RM 14.20",
+    "CASH 20.00 CHANGE 5.80",
+    "Thank you please come again",
+)
+
+
+def test_a_receipts_small_type_is_read_at_tesseracts_x_height(
+    tesseract_engine: TesseractEngine,
+) -> None:
+    """13-pixel type, a receipt's at 150 dpi: its words are under SMALL_TEXT_PX high, so the
+    page is read again scaled to TEXT_PX (measured: read at its own size, "2 x" came back as
+    "2x" at 12, 13 and 14 pixels); the boxes still land on the input image."""
+    font_size = 13
+    data = render_lines(RECEIPT, width=22 * font_size, font_size=font_size, image_format="JPEG")
+    page = read_document(tesseract_engine, data).pages[0]
+    assert page.text.split() == words(RECEIPT)
+    assert page.to_input.a == pytest.approx(1 / (TEXT_PX / 12), rel=0.3)  # read enlarged
+    line_height = int(font_size * 1.9)  # render_lines' line pitch, from y = 30
+    for index, line in enumerate(page.lines()):
+        box = page.input_box(line.box)
+        assert abs(box.top - (30 + index * line_height)) <= 6, line.text
+        assert box.bottom - box.top <= font_size + 6, line.text
 
 
 def test_missing_language_data_fails_the_start_clearly() -> None:

@@ -29,7 +29,7 @@ from ocr_service.engines.port import (
     warm_up,
 )
 from ocr_service.engines.tesseract_bands import PageSpread, band_cuts, shifted, split
-from ocr_service.engines.tesseract_pages import PreparedPage, prepare_page
+from ocr_service.engines.tesseract_pages import PreparedPage, prepare_page, text_scale, upscaled
 from ocr_service.inputs.pages import PageImage
 
 if TYPE_CHECKING:
@@ -39,11 +39,11 @@ if TYPE_CHECKING:
 # detection included; PDF pages are rendered at PDF_DPI (tesseract_pages.py).
 TESSERACT_SPEED = SpeedModel(seconds_per_megapixel=0.35, pdf_page_megapixels=8.7)
 _OSD = "osd"  # orientation and script detection data, always in the layer
-_VCPU_MEMORY_MB = 1769
+_VCPU_MEMORY_MB = 1769  # Lambda gives one full vCPU per 1,769 MB of memory
 # A page read as it is with at least this mean word confidence is upright: orientation
 # detection is skipped (measured on ../shared/real-samples: scans and screenshots 0.95, printed
 # test pages 0.9 and more; a page turned 90 or 180 degrees reads as garbage well below).
-UPRIGHT_CONFIDENCE = 0.8  # Lambda gives one full vCPU per 1,769 MB of memory
+UPRIGHT_CONFIDENCE = 0.8
 
 
 def worker_count(environ: dict[str, str] | None = None) -> int:
@@ -172,25 +172,32 @@ class TesseractEngine:
             spread.settle(None)  # a page that failed to decode must not leave the others waiting
 
     def _recognize_page(self, page: PageImage, language: str, preprocessing: Preprocessing) -> Page:
-        """Read as it is first; only a page that reads badly (mean word confidence under
-        UPRIGHT_CONFIDENCE) gets orientation detection, and is read again if it was turned,
-        and again without evened light if its light was evened: the best-scored reading is
-        kept (the first on a tie). Measured: detection was 0.39 s of an A4 page's 2.41 s, and
-        an upright page of print scores 0.9 and more; evening made a receipt on a dark table
-        read worse (CER 0.57 -> 0.83, confidence 0.60 -> 0.36) and photos in uneven light
-        read better (README, "Accuracy on real inputs")."""
+        """Read as it is first (small text scaled up and read again: `text_scale`); only a
+        page that reads badly (mean word confidence under UPRIGHT_CONFIDENCE) gets orientation
+        detection, and is read again if it was turned, and again without evened light if its
+        light was evened: the best-scored reading is kept (the first on a tie). Measured:
+        detection was 0.39 s of an A4 page's 2.41 s, and an upright page of print scores 0.9
+        and more; evening made a receipt on a dark table read worse (CER 0.57 -> 0.83,
+        confidence 0.60 -> 0.36) and photos in uneven light read better (README, "Accuracy on
+        real inputs")."""
         invert = preprocessing.auto_invert
         prepared = prepare_page(page.image, preprocessing, None)
         first = self._read(page, prepared, language, invert)
+        scale = text_scale(
+            first, prepared.image.width * prepared.image.height, self._max_page_pixels
+        )
+        if scale > 1:
+            prepared = upscaled(prepared, scale)
+            first = self._read(page, prepared, language, invert)
         if (first.confidence or 0.0) >= UPRIGHT_CONFIDENCE:
             return first
         readings = [first]
         turned = prepare_page(page.image, preprocessing, self._api(_OSD))
         if turned.rotation:
-            readings.append(self._read(page, turned, language, invert))
+            readings.append(self._read(page, upscaled(turned, scale), language, invert))
         if prepared.light_evened:
             as_lit = prepare_page(page.image, preprocessing, None, even_light=False)
-            readings.append(self._read(page, as_lit, language, invert))
+            readings.append(self._read(page, upscaled(as_lit, scale), language, invert))
         return max(readings, key=lambda reading: reading.confidence or 0.0)
 
     def _read(self, page: PageImage, prepared: PreparedPage, language: str, invert: bool) -> Page:
