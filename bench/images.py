@@ -22,6 +22,8 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from ocr_service.engines.page_photo import perspective_coefficients
+
 FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 A4_300_DPI = (2480, 3508)  # 210 x 297 mm
 A4_200_DPI = (1654, 2339)
@@ -185,26 +187,6 @@ def a4_page() -> BenchImage:
     )
 
 
-def _perspective_coefficients(
-    target: Sequence[tuple[float, float]], source: Sequence[tuple[float, float]]
-) -> list[float]:
-    """Pillow's 8 PERSPECTIVE coefficients mapping output points ``target`` to input ``source``
-    (solved by Gaussian elimination: no numpy needed)."""
-    rows: list[list[float]] = []
-    for (x, y), (u, v) in zip(target, source, strict=True):
-        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y, u])
-        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y, v])
-    size = 8
-    for column in range(size):
-        pivot = max(range(column, size), key=lambda row: abs(rows[row][column]))
-        rows[column], rows[pivot] = rows[pivot], rows[column]
-        for row in range(size):
-            if row != column:
-                factor = rows[row][column] / rows[column][column]
-                rows[row] = [a - factor * b for a, b in zip(rows[row], rows[column], strict=True)]
-    return [rows[index][size] / rows[index][index] for index in range(size)]
-
-
 def phone_photo() -> BenchImage:
     """The A4 page photographed from slightly off-axis: rotated ~2 degrees, in perspective,
     on a gray desk, lit from one side, with sensor noise and a soft lens; JPEG quality 85."""
@@ -215,7 +197,7 @@ def phone_photo() -> BenchImage:
     corners = [(1010.0, 120.0), (2985.0, 175.0), (3060.0, 2930.0), (930.0, 2880.0)]
     page_w, page_h = page.size
     source = [(0.0, 0.0), (page_w - 1.0, 0.0), (page_w - 1.0, page_h - 1.0), (0.0, page_h - 1.0)]
-    coefficients = _perspective_coefficients(corners, source)
+    coefficients = perspective_coefficients(corners, source)
     warped = page.transform(
         PHOTO_SIZE, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC
     )
