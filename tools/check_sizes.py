@@ -68,6 +68,9 @@ _lambda_sizes = _load_lambda_sizes()
 LAMBDA_UNZIPPED_LIMIT: int = _lambda_sizes.LAMBDA_UNZIPPED_LIMIT
 #: ZIP bytes per file besides its deflated data and twice its name, and once per archive.
 ZIP_PER_FILE: int = _lambda_sizes.ZIP_PER_FILE
+#: e_machine of each Lambda architecture's native code, and how to read a file's.
+ELF_MACHINES: dict[str, int] = _lambda_sizes.ELF_MACHINES
+elf_machine: Callable[[Path], int | None] = _lambda_sizes.elf_machine
 ZIP_END: int = _lambda_sizes.ZIP_END
 #: The regular files below a directory, following symlinks as SAM does.
 files_under: Callable[[Path], list[Path]] = _lambda_sizes.files_under
@@ -236,18 +239,6 @@ def format_engines_report(results: Mapping[str, Check]) -> str:
 #: The ELF ``e_machine`` of each Lambda architecture's native code (EM_X86_64, EM_AARCH64).
 #: How many wrong files a report names.
 SHOWN = 5
-#: Bytes of an ELF header up to and including e_machine.
-ELF_HEADER = 20
-ELF_MACHINES: dict[str, int] = {"x86_64": 62, "arm64": 183}
-
-
-def elf_machine(path: Path) -> int | None:
-    """The ELF ``e_machine`` of the file at ``path``, or None if it is not an ELF file."""
-    with path.open("rb") as handle:
-        header = handle.read(ELF_HEADER)
-    if len(header) < ELF_HEADER or header[:4] != b"\x7fELF":
-        return None
-    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
 
 
 def foreign_binaries(directory: Path, architecture: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Size of a Lambda deployment directory: unzipped (what Lambda limits) and zipped as SAM zips it.
+"""Size of a Lambda deployment directory: unzipped (what Lambda limits) and zipped as SAM zips it;
+and the processor its native files are built for (Lambda's x86_64 or arm64).
 
 Shared by both layer builds (``layers/aspose-ocr/build_layer.py`` and
 ``layers/tesseract/build_layer.py`` put this directory on ``sys.path`` from their own path: SAM
@@ -13,6 +14,22 @@ import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+#: Bytes of an ELF header up to and including e_machine.
+ELF_HEADER = 20
+#: e_machine of each Lambda architecture's native code.
+ELF_MACHINES: dict[str, int] = {"x86_64": 62, "arm64": 183}
+
+
+def elf_machine(path: Path) -> int | None:
+    """The ELF ``e_machine`` of the file at ``path`` (62: x86_64, 183: aarch64), or None if it
+    is not an ELF file."""
+    with path.open("rb") as handle:
+        header = handle.read(ELF_HEADER)
+    if len(header) < ELF_HEADER or header[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+
 
 #: Lambda's limit for a function plus all its layers, unzipped, in bytes.
 LAMBDA_UNZIPPED_LIMIT = 262_144_000

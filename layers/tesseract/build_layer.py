@@ -64,7 +64,14 @@ import arm64_sysroot  # noqa: E402
 import fetch_tessdata  # noqa: E402
 from build_steps import BuildError, log, run  # noqa: E402
 from isolated import run_isolated, snapshot  # noqa: E402
-from lambda_sizes import LAMBDA_UNZIPPED_LIMIT, SizeBook, files_under, fmt  # noqa: E402
+from lambda_sizes import (  # noqa: E402
+    ELF_MACHINES,
+    LAMBDA_UNZIPPED_LIMIT,
+    SizeBook,
+    elf_machine,
+    files_under,
+    fmt,
+)
 from layer_selftest import RESULT_MARK  # noqa: E402
 from trimming import TrimResult, TrimStep, remove, run_steps, tree_entries  # noqa: E402
 
@@ -107,15 +114,22 @@ class Target:
 
 #: x86_64: python3.12 (the build's own interpreter runs the self-test). arm64: python3.13, the
 #: one CPython that both Lambda offers on Graviton and Debian ships for aarch64, so it can run
-#: here under emulation (README, "Graviton"). ELF machines: EM_X86_64 62, EM_AARCH64 183.
+#: here under emulation (README, "Graviton").
 TARGETS: dict[str, Target] = {
-    "x86_64": Target("x86_64", RUNTIME_VERSION, PIP_PLATFORMS, REQUIREMENTS, 62, emulated=False),
+    "x86_64": Target(
+        "x86_64",
+        RUNTIME_VERSION,
+        PIP_PLATFORMS,
+        REQUIREMENTS,
+        ELF_MACHINES["x86_64"],
+        emulated=False,
+    ),
     "arm64": Target(
         "arm64",
         arm64_sysroot.PYTHON_VERSION,
         ("manylinux_2_28_aarch64", "manylinux2014_aarch64"),
         REQUIREMENTS_ARM64,
-        183,
+        ELF_MACHINES["arm64"],
         emulated=True,
     ),
 }
@@ -136,8 +150,6 @@ CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 NEVER_LOADED_DIRS = frozenset({"__pycache__", "tests", "test"})
 #: pypdfium2's command-line tool (``python -m pypdfium2``); the function only uses the library.
 CLI_PACKAGES = frozenset({"pypdfium2_cli"})
-#: Bytes of an ELF header up to and including e_machine.
-ELF_HEADER = 20
 EXTENSION_RE = re.compile(r"\.cpython-(\d+)[a-z]*-[^/]*\.so$")
 
 
@@ -253,15 +265,6 @@ def pip_install(site: Path, wheels: Path, target: Target = X86_64) -> None:
         log(f"WARNING: pip download failed ({error}); trying the wheels already in {wheels}")
     install = ["install", "--no-index", "--find-links", str(wheels), "--no-compile"]
     run([*pip, *install, "--target", str(site), *pip_options(target)])
-
-
-def elf_machine(path: Path) -> int | None:
-    """The ELF ``e_machine`` of ``path`` (62: x86_64, 183: aarch64), None if it is no ELF."""
-    with path.open("rb") as handle:
-        header = handle.read(ELF_HEADER)
-    if len(header) < ELF_HEADER or header[:4] != b"\x7fELF":
-        return None
-    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
 
 
 def check_machine(site: Path, target: Target) -> None:
