@@ -45,9 +45,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# Code shared with the Tesseract layer lives in layers/common, reached from this file's own path
-# (SAM runs the layer's original Makefile, which runs this file where it is).
+# Code shared with the Tesseract layer lives in layers/common, reached through the link common ->
+# ../common beside this file (SAM runs the layer's original Makefile, which runs this file where
+# it is; in a build container only this directory and, with --mount-symlinks, that link exist;
+# ../common itself where git made the link a plain file: Windows without symlinks).
 sys.path.insert(0, str(HERE.parent / "common"))
+sys.path.insert(0, str(HERE / "common"))
 from build_steps import BuildError, log, run  # noqa: E402
 from isolated import run_isolated, snapshot  # noqa: E402
 from lambda_sizes import (  # noqa: E402

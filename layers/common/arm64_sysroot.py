@@ -15,9 +15,9 @@ and ``/usr/lib/python3.13`` in the sysroot first; any other absolute path (the l
 script) is the host's. Emulation is 30 to 40 times slower than the native machine and is a
 check of correctness, never of speed.
 
-Used by ``layers/tesseract/build_layer.py`` (the arm64 layer's self-test; SAM runs the layer's
-original Makefile, which reaches this directory as ``$(HERE)/../common``) and by the e2e test of
-the arm64 deployment. On the command line::
+Used by ``layers/tesseract/build_layer.py`` (the arm64 layer's self-test; it reaches this
+directory through the link ``layers/tesseract/common``) and by the e2e test of the arm64
+deployment. On the command line::
 
     python3 layers/common/arm64_sysroot.py [--sysroot DIR]   # assemble it, run a probe, print it
 

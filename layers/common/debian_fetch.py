@@ -3,7 +3,7 @@
 Shared by ``layers/aspose-ocr/fetch_openssl.py`` (libssl1.1 from bullseye-security) and
 ``layers/tesseract/fetch_tessdata.py`` (Tesseract language data from bookworm). Both import it
 from this directory by path: SAM's ``BuildMethod: makefile`` runs each layer's original Makefile,
-which reaches this directory through ``$(HERE)/../common``.
+which reaches this directory through ``$(HERE)/common`` (a link to it).
 
 - :func:`obtain_debs`: a verified copy of each pinned .deb, from a local directory the user
   names, else the cache, else :func:`download_debs`: straight from the archive's pool over

@@ -38,9 +38,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# The shared Debian fetch code: layers/common, reached from this file's own path (SAM runs the
-# layer's original Makefile, which runs this file where it is).
+# The shared Debian fetch code: layers/common, reached through the link common -> ../common
+# beside this file, else directly (see build_layer.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "common"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "common"))
 import debian_fetch
 from debian_fetch import DebPin, FetchError
 
