@@ -83,11 +83,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-sizing", action="store_true", help="leave out Tesseract's sizing runs"
     )
+    parser.add_argument(
+        "--tesseract-memory",
+        type=int,
+        metavar="MB",
+        help="Tesseract at this TesseractMemorySize (1769-10240) instead of the template's "
+        "default: the cores it buys, one page's bands on them (the memory for latency)",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.samples is not None and not (args.samples / "groundtruth.json").is_file():
         parser.error(f"--samples {args.samples}: no groundtruth.json there")
+    if args.tesseract_memory is not None and not 1769 <= args.tesseract_memory <= 10240:  # noqa: PLR2004
+        parser.error("--tesseract-memory must be 1769 to 10240 (TesseractMemorySize)")
     if args.quick:
         args.repeat, args.cold_runs = 1, 1
     return args
@@ -103,6 +112,7 @@ def options(args: argparse.Namespace) -> Options:
         engines=engines,
         classes=list(QUICK_CLASSES if args.quick else args.classes or CLASSES),
         sizing=not (args.quick or args.no_sizing) and SIZING_ENGINE in engines,
+        tesseract_memory_mb=args.tesseract_memory,
     )
 
 
@@ -127,7 +137,10 @@ def measure(report: Report, samples: Path | None, run_id: str) -> list[float]:
         workdir = Path(temporary)
         runner = Runner(workdir, child_environment(endpoint), run_id)
         cores = os.cpu_count() or 1
-        engines = {name: engine_setup(name, endpoint, cores) for name in chosen.engines}
+        engines = {
+            name: engine_setup(name, endpoint, cores, chosen.tesseract_memory_mb)
+            for name in chosen.engines
+        }
         inputs: list[Input] = []
         for name in chosen.classes:
             image = images.render(name)

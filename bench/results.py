@@ -176,6 +176,8 @@ class Options:
     engines: list[str]
     classes: list[str]
     sizing: bool
+    tesseract_memory_mb: int | None = None
+    """--tesseract-memory: TesseractMemorySize instead of the template's default."""
 
 
 @dataclass(frozen=True)

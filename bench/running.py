@@ -43,17 +43,23 @@ class EngineSetup:
     environment: dict[str, str] = field(repr=False)
 
 
-def engine_setup(name: str, endpoint: str, available_cores: int) -> EngineSetup:
-    """template.yaml's environment, memory and timeout for the engine, with this machine's
-    paths (tools.local_run) and the local S3."""
+def engine_setup(
+    name: str, endpoint: str, available_cores: int, tesseract_memory_mb: int | None = None
+) -> EngineSetup:
+    """template.yaml's environment, memory and timeout for the engine (Tesseract's memory:
+    `tesseract_memory_mb`, TesseractMemorySize, when given), with this machine's paths
+    (tools.local_run) and the local S3."""
     from tools.local_run import local_environment  # noqa: PLC0415
     from tools.template_env import function_property  # noqa: PLC0415
 
     parameters = {"OcrEngine": name}
+    if name == "tesseract" and tesseract_memory_mb is not None:
+        parameters["TesseractMemorySize"] = str(tesseract_memory_mb)
     memory = int(function_property("MemorySize", parameters=parameters))
     timeout = int(function_property("Timeout", parameters=parameters))
     environment = local_environment(OUTPUT_BUCKET, name)
     environment["AWS_ENDPOINT_URL"] = endpoint
+    environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(memory)
     cores = costs.cores_for(memory, available_cores)
     return EngineSetup(name, memory, timeout, list(range(cores)), environment)
 

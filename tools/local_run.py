@@ -43,8 +43,14 @@ def local_environment(
 
 
 def engine_parameters(environment: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """The template parameters a local run stands for: the engine its environment names."""
-    return {"OcrEngine": environment.get("OCR_ENGINE", "") or "aspose"}
+    """The template parameters a local run stands for: the engine its environment names, and
+    for Tesseract the memory AWS_LAMBDA_FUNCTION_MEMORY_SIZE names, when set (TesseractMemorySize:
+    the benchmark's --tesseract-memory)."""
+    parameters = {"OcrEngine": environment.get("OCR_ENGINE", "") or "aspose"}
+    memory = environment.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if parameters["OcrEngine"] == "tesseract" and memory.isdigit():
+        parameters["TesseractMemorySize"] = memory
+    return parameters
 
 
 def import_handler_module(environment: Mapping[str, str]) -> tuple[ModuleType, float]:

@@ -21,7 +21,9 @@ from bench.analysis import text_quality
 from bench.bench import ENGINES
 from bench.report import default_json_path
 from bench.results import SCHEMA_VERSION
+from bench.running import engine_setup
 from tests.support.deployment import REPO, openssl_dir
+from tools.local_run import engine_parameters
 from tools.template_env import function_property
 
 SCAN = "scans/receipt.png"
@@ -203,6 +205,28 @@ def test_text_quality_bases() -> None:
 def test_cores_follow_lambda_vcpus() -> None:
     assert [costs.cores_for(memory, 2) for memory in (1024, 1769, 3538, 5307)] == [1, 1, 2, 2]
     assert costs.cores_for(3538, 1) == 1
+
+
+def test_tesseract_at_another_memory_size_gets_its_cores_and_tells_the_function(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--tesseract-memory: TesseractMemorySize for the setup, the worker's cores, and the
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE the function sizes its threads (and bands) by."""
+    monkeypatch.setenv("OCR_OPENSSL_LIB_DIR", str(openssl_dir()))
+    default = engine_setup("tesseract", "http://127.0.0.1:1", 2)
+    larger = engine_setup("tesseract", "http://127.0.0.1:1", 2, 3538)
+    aspose = engine_setup("aspose", "http://127.0.0.1:1", 2, 7076)
+    assert (default.memory_mb, default.cpus) == (1769, [0])
+    assert (larger.memory_mb, larger.cpus) == (3538, [0, 1])
+    assert aspose.memory_mb == 3538  # Aspose's memory is no parameter
+    assert larger.environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "3538"
+    assert engine_parameters(larger.environment) == {
+        "OcrEngine": "tesseract",
+        "TesseractMemorySize": "3538",
+    }
+    assert engine_parameters({"OCR_ENGINE": "aspose", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "9"}) == {
+        "OcrEngine": "aspose"
+    }
 
 
 def test_long_tiff_has_the_pages_asked_for() -> None:
