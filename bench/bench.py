@@ -95,6 +95,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--repeat must be at least 1")
     if args.samples is not None and not (args.samples / "groundtruth.json").is_file():
         parser.error(f"--samples {args.samples}: no groundtruth.json there")
+    if args.samples is not None:
+        args.samples = args.samples.resolve()  # the workers run in a scratch directory
     if args.tesseract_memory is not None and not 1769 <= args.tesseract_memory <= 10240:  # noqa: PLR2004
         parser.error("--tesseract-memory must be 1769 to 10240 (TesseractMemorySize)")
     if args.quick:
