@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from ocr_service.engines.page_photo import perspective_coefficients
+from tools.photo_samples import placed
 
 FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 A4_300_DPI = (2480, 3508)  # 210 x 297 mm
@@ -195,17 +195,7 @@ def phone_photo() -> BenchImage:
     # Where the page's corners land in the photo (top-left, top-right, bottom-right,
     # bottom-left): about 2,000 x 2,850 pixels, a little rotated and narrower at the top.
     corners = [(1010.0, 120.0), (2985.0, 175.0), (3060.0, 2930.0), (930.0, 2880.0)]
-    page_w, page_h = page.size
-    source = [(0.0, 0.0), (page_w - 1.0, 0.0), (page_w - 1.0, page_h - 1.0), (0.0, page_h - 1.0)]
-    coefficients = perspective_coefficients(corners, source)
-    warped = page.transform(
-        PHOTO_SIZE, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC
-    )
-    mask = Image.new("L", page.size, 255).transform(
-        PHOTO_SIZE, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BILINEAR
-    )
-    desk = Image.new("L", PHOTO_SIZE, 118)
-    photo = Image.composite(warped, desk, mask)
+    photo = placed(page, corners, Image.new("L", PHOTO_SIZE, 118))  # on a plain grey desk
     # Uneven light: bright on the left, about 35% darker on the right and bottom.
     horizontal = Image.linear_gradient("L").rotate(90).resize(PHOTO_SIZE)  # 255 left -> 0 right
     vertical = Image.linear_gradient("L").rotate(180).resize(PHOTO_SIZE)  # 255 top -> 0 bottom

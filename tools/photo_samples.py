@@ -99,17 +99,24 @@ def on_desk(
 ) -> Image.Image:
     """`page` placed with its corners (top-left, top-right, bottom-right, bottom-left) at
     `corners` of a photo of `size` on a textured desk of grey level `desk`."""
+    grain = _noise(size, seed, 24).filter(ImageFilter.GaussianBlur(3))
+    return placed(page, corners, ImageChops.add(Image.new("L", size, desk), grain, offset=-12))
+
+
+def placed(
+    page: Image.Image, corners: Sequence[tuple[float, float]], surface: Image.Image
+) -> Image.Image:
+    """`page` seen in perspective on `surface`, its corners (top-left, top-right, bottom-right,
+    bottom-left) at `corners`."""
     width, height = page.size
     source = [(0.0, 0.0), (width - 1.0, 0.0), (width - 1.0, height - 1.0), (0.0, height - 1.0)]
     coefficients = perspective_coefficients(corners, source)
     warped = page.transform(
-        size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC
+        surface.size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC
     )
     mask = Image.new("L", page.size, 255).transform(
-        size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BILINEAR
+        surface.size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BILINEAR
     )
-    grain = _noise(size, seed, 24).filter(ImageFilter.GaussianBlur(3))
-    surface = ImageChops.add(Image.new("L", size, desk), grain, offset=-12)
     return Image.composite(warped, surface, mask)
 
 

@@ -18,9 +18,7 @@ artifacts work, never of their speed. One small image. Skips when qemu-user-stat
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -43,7 +41,7 @@ from tests.e2e.sandbox.lambda_sandbox import (
     stand_ins,
     structured_logs,
 )
-from tests.support.deployment import REPO
+from tests.support.deployment import run_sam_build, unavailable
 from tests.support.layers import layer_script
 from tools.check_sizes import check_architecture
 from tools.samples import render_lines
@@ -54,7 +52,6 @@ FUNCTION = "OcrFunction"
 LAYER = "TesseractLayer"
 KEY = "graviton/счёт 1.png"
 LINES = ("Graviton invoice 42", "Total due 17 EUR")
-SAM_BUILD_TIMEOUT_S = 1800
 #: Emulation is 30 to 40 times slower: the handler's deadline (the template's 300 s) is stretched so
 #: that its time checks judge the work, not the emulator.
 EMULATION_FACTOR = 10
@@ -65,9 +62,7 @@ arm64_sysroot: ModuleType = layer_script("common", "arm64_sysroot")
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"CI=true, and the arm64 deployment cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    unavailable("the arm64 deployment", reason)
 
 
 @pytest.fixture(scope="module")
@@ -86,30 +81,14 @@ def sysroot() -> Path:
 def arm64_build(sysroot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make build ARCH=arm64`'s sam build, into a fresh directory."""
     build_dir = tmp_path_factory.mktemp("sam-build-arm64") / "build"
-    venv_bin = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-        "SAM_CLI_TELEMETRY": "0",
-        "LAMBDA_ARCHITECTURE": "arm64",
-    }
     overrides = [f"{name}={value}" for name, value in PARAMETERS.items()]
-    command = [str(venv_bin / "sam"), "build", FUNCTION, "--build-dir", str(build_dir)]
-    command += ["--template-file", str(REPO / "template.yaml"), "--parameter-overrides", *overrides]
-    started = time.perf_counter()
-    done = subprocess.run(
-        command,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SAM_BUILD_TIMEOUT_S,
-        check=False,
+    output = run_sam_build(
+        build_dir,
+        FUNCTION,
+        "--parameter-overrides",
+        *overrides,
+        environment={"LAMBDA_ARCHITECTURE": "arm64"},
     )
-    output = done.stdout + done.stderr
-    if done.returncode != 0:
-        pytest.fail(f"sam build (arm64) failed ({done.returncode}):\n{output[-6000:]}")
-    print(f"\nsam build (arm64): {time.perf_counter() - started:.1f} s")
     selftest = [line for line in output.splitlines() if "self-test passed" in line]
     # SAM's cache may reuse a layer built (and self-tested) before: then there is no line.
     print("\n".join(selftest) or "TesseractLayer from SAM's build cache")

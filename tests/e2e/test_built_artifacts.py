@@ -23,11 +23,9 @@ they fail rather than pass without having run.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,13 +42,12 @@ from tests.e2e.sandbox.lambda_sandbox import (
     prepare_runtime_dir,
     sandbox_unavailable_reason,
 )
+from tests.support.deployment import REPO, TEMPLATE, run_sam_build, unavailable
 from tests.support.samples import DEMO_WORDS
 from tools.pdf_samples import born_digital_pdf
 from tools.samples import DEMO_LINES, render_lines
 from tools.template_env import function_property, function_runtime, load_template
 
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "template.yaml"
 FUNCTION = "OcrFunction"
 ENGINES = ("aspose", "tesseract")
 # A space, a literal plus sign and non-ASCII letters: S3 form-encodes all three in events.
@@ -85,7 +82,6 @@ PDF_PAGES = (
     ("Second page", "the end"),
 )
 PDF_TEXT = "\f".join("\n".join(lines) for lines in PDF_PAGES)
-SAM_BUILD_TIMEOUT_S = 1800
 SANDBOX_TIMEOUT_S = 900
 
 
@@ -105,10 +101,7 @@ def words(lines: Sequence[str]) -> list[str]:
 
 
 def _unavailable(reason: str) -> None:
-    """Skip, or fail under CI=true: CI must never be green without having run these tests."""
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"CI=true, and the Lambda sandbox cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    unavailable("the Lambda sandbox", reason)
 
 
 @pytest.fixture(scope="session")
@@ -128,27 +121,7 @@ def sandbox_available() -> None:
 def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`sam build` of template.yaml into a fresh directory (both engines' layers); its path."""
     build_dir = tmp_path_factory.mktemp("sam-build") / "build"
-    venv_bin = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-        "SAM_CLI_TELEMETRY": "0",
-    }
-    command = [str(venv_bin / "sam"), "build", "--build-dir", str(build_dir)]
-    command += ["--template-file", str(TEMPLATE)]
-    started = time.perf_counter()
-    done = subprocess.run(
-        command,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SAM_BUILD_TIMEOUT_S,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"sam build failed ({done.returncode}):\n{(done.stdout + done.stderr)[-6000:]}")
-    print(f"\nsam build: {time.perf_counter() - started:.1f} s")
+    run_sam_build(build_dir)
     return build_dir
 
 
