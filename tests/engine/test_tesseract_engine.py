@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import io
 import os
@@ -17,10 +18,11 @@ from ocr_service.core.config import (
     Preprocessing,
     load_engine_settings,
 )
-from ocr_service.document.model import PAGE_SEPARATOR, Box
+from ocr_service.document.model import PAGE_SEPARATOR, Box, Page
 from ocr_service.engines.port import EngineSetupError, MissingModelError
 from ocr_service.engines.tesseract import UPRIGHT_CONFIDENCE, TesseractEngine, worker_count
-from ocr_service.engines.tesseract_pages import TEXT_PX
+from ocr_service.engines.tesseract_pages import TEXT_PX, PreparedPage
+from ocr_service.inputs.pages import PageImage
 from ocr_service.recognition.recognizer import DocumentRecognizer
 from tests.support.reading import read_document
 from tests.support.samples import render_pages
@@ -270,3 +272,50 @@ def test_phone_photos_of_a_page_are_read_exactly(
     on a desk at an angle (cut out, seen square-on and evened: CER 0.54 without)."""
     (photo,) = sample_photos([name])
     assert read(tesseract_engine, photo.data).split() == photo.text.split()
+
+
+def _scored(page: Page, confidence: float) -> Page:
+    """`page` with every word's confidence set to `confidence`."""
+    return dataclasses.replace(
+        page,
+        blocks=tuple(
+            dataclasses.replace(
+                block,
+                lines=tuple(
+                    dataclasses.replace(
+                        line,
+                        words=tuple(
+                            dataclasses.replace(word, confidence=confidence) for word in line.words
+                        ),
+                    )
+                    for line in block.lines
+                ),
+            )
+            for block in page.blocks
+        ),
+    )
+
+
+@pytest.mark.parametrize(("evened_score", "readings"), [(0.5, [True, False]), (0.9, [True])])
+def test_an_evened_photo_that_reads_badly_is_read_as_lit_too_and_the_better_kept(
+    tesseract_engine: TesseractEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    evened_score: float,
+    readings: list[bool],
+) -> None:
+    """Evening the light helped photos and hurt a receipt on a dark table, whose evened reading
+    scored lower: a page read evened under UPRIGHT_CONFIDENCE is read as lit too (scored 0.7
+    here), and the better-scored reading kept; one read well is read once."""
+    (photo,) = sample_photos(["uneven-light"])
+    read = tesseract_engine._read
+    evened: list[bool] = []
+
+    def scored_read(page: PageImage, prepared: PreparedPage, language: str, invert: bool) -> Page:
+        evened.append(prepared.light_evened)
+        reading = read(page, prepared, language, invert)
+        return _scored(reading, evened_score if prepared.light_evened else 0.7)
+
+    monkeypatch.setattr(tesseract_engine, "_read", scored_read)
+    page = read_document(tesseract_engine, photo.data).pages[0]
+    assert evened == readings  # upright already: orientation detection turns nothing
+    assert page.confidence == (0.7 if evened_score < UPRIGHT_CONFIDENCE else evened_score)
