@@ -68,9 +68,9 @@ _lambda_sizes = _load_lambda_sizes()
 LAMBDA_UNZIPPED_LIMIT: int = _lambda_sizes.LAMBDA_UNZIPPED_LIMIT
 #: ZIP bytes per file besides its deflated data and twice its name, and once per archive.
 ZIP_PER_FILE: int = _lambda_sizes.ZIP_PER_FILE
-#: e_machine of each Lambda architecture's native code, and how to read a file's.
+#: The Lambda architectures, and the ELF files below a directory not built for one.
 ELF_MACHINES: dict[str, int] = _lambda_sizes.ELF_MACHINES
-elf_machine: Callable[[Path], int | None] = _lambda_sizes.elf_machine
+foreign_binaries: Callable[[Path, str], list[str]] = _lambda_sizes.foreign_binaries
 ZIP_END: int = _lambda_sizes.ZIP_END
 #: The regular files below a directory, following symlinks as SAM does.
 files_under: Callable[[Path], list[Path]] = _lambda_sizes.files_under
@@ -236,19 +236,8 @@ def format_engines_report(results: Mapping[str, Check]) -> str:
     return "\n".join(sections)
 
 
-#: The ELF ``e_machine`` of each Lambda architecture's native code (EM_X86_64, EM_AARCH64).
 #: How many wrong files a report names.
 SHOWN = 5
-
-
-def foreign_binaries(directory: Path, architecture: str) -> list[str]:
-    """The ELF files below ``directory`` not built for ``architecture`` (relative paths)."""
-    wanted = ELF_MACHINES[architecture]
-    return [
-        path.relative_to(directory).as_posix()
-        for path in files_under(directory)
-        if (machine := elf_machine(path)) is not None and machine != wanted
-    ]
 
 
 def check_architecture(directories: Sequence[Path], architecture: str) -> str | None:

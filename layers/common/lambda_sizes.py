@@ -31,6 +31,18 @@ def elf_machine(path: Path) -> int | None:
     return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
 
 
+def foreign_binaries(directory: Path, architecture: str) -> list[str]:
+    """The ELF files below ``directory`` (relative paths, sorted) not built for the Lambda
+    ``architecture``: a wheel for the other processor installs silently and fails only when
+    Lambda loads it."""
+    wanted = ELF_MACHINES[architecture]
+    return sorted(
+        path.relative_to(directory).as_posix()
+        for path in files_under(directory)
+        if (machine := elf_machine(path)) is not None and machine != wanted
+    )
+
+
 #: Lambda's limit for a function plus all its layers, unzipped, in bytes.
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 

@@ -68,12 +68,11 @@ import fetch_tessdata  # noqa: E402
 from build_steps import BuildError, log, run  # noqa: E402
 from isolated import run_isolated, snapshot  # noqa: E402
 from lambda_sizes import (  # noqa: E402
-    ELF_MACHINES,
     LAMBDA_UNZIPPED_LIMIT,
     SizeBook,
-    elf_machine,
     files_under,
     fmt,
+    foreign_binaries,
 )
 from layer_selftest import RESULT_MARK  # noqa: E402
 from trimming import TrimResult, TrimStep, remove, run_steps, tree_entries  # noqa: E402
@@ -97,13 +96,12 @@ ENV_ARCHITECTURE = "LAMBDA_ARCHITECTURE"
 @dataclass(frozen=True)
 class Target:
     """What one architecture's layer is built for: the Lambda runtime's CPython, the wheels'
-    platforms, the hash-pinned requirements, and the ELF machine its native code must have."""
+    platforms, the hash-pinned requirements, and whether its self-test runs emulated."""
 
     architecture: str
     python: tuple[int, int]
     platforms: tuple[str, ...]
     requirements: Path
-    elf_machine: int
     emulated: bool
 
     @property
@@ -124,7 +122,6 @@ TARGETS: dict[str, Target] = {
         RUNTIME_VERSION,
         PIP_PLATFORMS,
         REQUIREMENTS,
-        ELF_MACHINES["x86_64"],
         emulated=False,
     ),
     "arm64": Target(
@@ -132,7 +129,6 @@ TARGETS: dict[str, Target] = {
         arm64_sysroot.PYTHON_VERSION,
         ("manylinux_2_28_aarch64", "manylinux2014_aarch64"),
         REQUIREMENTS_ARM64,
-        ELF_MACHINES["arm64"],
         emulated=True,
     ),
 }
@@ -271,16 +267,8 @@ def pip_install(site: Path, wheels: Path, target: Target = X86_64) -> None:
 
 
 def check_machine(site: Path, target: Target) -> None:
-    """Every shared library in ``site`` is built for ``target``'s processor: a wheel for the
-    wrong one would install silently and fail only when Lambda loads it."""
-    wrong = sorted(
-        f"{path.relative_to(site)} (ELF machine {machine})"
-        for path in files_under(site)
-        if ".so" in path.name
-        and (machine := elf_machine(path)) is not None
-        and machine != target.elf_machine
-    )
-    if wrong:
+    """Every native file in ``site`` is built for ``target``'s processor."""
+    if wrong := foreign_binaries(site, target.architecture):
         raise BuildError(f"not built for {target.architecture}: {', '.join(wrong[:5])}")
 
 
